@@ -1,0 +1,216 @@
+"""Controls of the frappe test double (not part of Frappe's API)."""
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import frappe
+
+user_roles: dict[str, set[str]] = {}
+records: dict[str, dict[str, dict]] = {}  # doctype -> name -> values, for DocTypes without a table here
+error_log: list = []
+queues = {"short", "default", "long"}
+enqueue_handler: Callable | None = None
+_extra_hooks: dict[str, list] = {}
+_doctype_perms: dict[str, list[dict]] | None = None
+
+APP_DOCTYPE_DIR = Path(__file__).resolve().parents[3] / "verenigingen" / "verenigingen" / "doctype"
+
+
+class CallbackManager:
+	"""frappe.utils.CallbackManager: run callbacks once, in order, then forget them."""
+
+	def __init__(self):
+		self._functions = []
+
+	def add(self, func: Callable) -> None:
+		self._functions.append(func)
+
+	def run(self) -> None:
+		while self._functions:
+			self._functions.pop(0)()
+
+	def reset(self) -> None:
+		self._functions.clear()
+
+	def __len__(self) -> int:
+		return len(self._functions)
+
+
+class Database:
+	"""The parts of frappe.database.Database the shell uses, over a real MariaDB connection."""
+
+	def __init__(self, settings: dict):
+		import pymysql
+
+		self._settings = dict(settings)
+		self._conn = pymysql.connect(charset="utf8mb4", autocommit=False, **self._settings)
+		self.before_commit = CallbackManager()
+		self.after_commit = CallbackManager()
+		self.before_rollback = CallbackManager()
+		self.after_rollback = CallbackManager()
+		self.transaction_writes = 0
+		self.queries: list[str] = []
+
+	@property
+	def cur_db_name(self) -> str:
+		return self._settings.get("database")
+
+	def sql(self, query, values=(), as_dict=0, as_list=0, debug=False, **kwargs):
+		"""frappe.db.sql: tuples of tuples, or a list of frappe._dict with ``as_dict``."""
+		import pymysql.cursors
+
+		stripped = query.strip().lower()
+		if stripped.startswith(("alter", "create", "drop", "truncate", "rename")) and self.transaction_writes:
+			raise frappe.ValidationError("ImplicitCommitError: DDL inside a transaction with pending writes")
+		if stripped.startswith(("insert", "update", "delete", "replace")):
+			self.transaction_writes += 1
+		self.queries.append(query)
+		with self._conn.cursor(pymysql.cursors.DictCursor if as_dict else pymysql.cursors.Cursor) as cur:
+			cur.execute(query, values or None)
+			rows = cur.fetchall()
+		if as_dict:
+			return [frappe._dict(r) for r in rows]
+		if as_list:
+			return [list(r) for r in rows]
+		return tuple(rows)
+
+	def sql_ddl(self, query, debug=False):
+		"""frappe.db.sql_ddl: commit, then run the DDL."""
+		self.commit()
+		self.sql(query)
+
+	def commit(self):
+		"""Mirrors v15 Database.commit: drop rollback callbacks, run before_commit, commit, after_commit."""
+		self.before_rollback.reset()
+		self.after_rollback.reset()
+		self.before_commit.run()
+		self._conn.commit()
+		self.transaction_writes = 0
+		self.after_commit.run()
+
+	def rollback(self, *, save_point=None, chain=None):
+		"""Mirrors v15 Database.rollback: drop commit callbacks, run before_rollback, roll back."""
+		if save_point:
+			self.sql(f"rollback to savepoint {save_point}")
+			return
+		self.before_commit.reset()
+		self.after_commit.reset()
+		self.before_rollback.run()
+		self._conn.rollback()
+		self.transaction_writes = 0
+		self.after_rollback.run()
+
+	def table_exists(self, doctype: str) -> bool:
+		rows = self.sql("SHOW TABLES LIKE %s", (f"tab{doctype}",))
+		return bool(rows)
+
+	def exists(self, doctype, name=None, cache=False):
+		"""frappe.db.exists(doctype, name): the name if the document exists, else None."""
+		if isinstance(name, dict) or name is None:
+			raise NotImplementedError("the double supports exists(doctype, name) only")
+		if self.table_exists(doctype):
+			rows = self.sql(f"SELECT name FROM `tab{doctype}` WHERE name=%s", (name,))
+			return rows[0][0] if rows else None
+		return name if name in records.get(doctype, {}) else None
+
+	def get_value(self, doctype, filters=None, fieldname="name", as_dict=False, **kwargs):
+		if isinstance(filters, str):
+			filters = {"name": filters}
+		fields = [fieldname] if isinstance(fieldname, str) else list(fieldname)
+		where = " AND ".join(f"`{k}`=%s" for k in filters) or "1=1"
+		cols = ", ".join(f"`{f}`" for f in fields)
+		rows = self.sql(
+			f"SELECT {cols} FROM `tab{doctype}` WHERE {where} LIMIT 1", tuple(filters.values()), as_dict=True
+		)
+		if not rows:
+			return None
+		if as_dict:
+			return rows[0]
+		return rows[0][fields[0]] if len(fields) == 1 else tuple(rows[0][f] for f in fields)
+
+	def close(self):
+		self._conn.close()
+
+
+def connect(db_settings: dict, redis_client, namespace: str) -> None:
+	"""Point the double at a database and a Redis client, as frappe.connect() would for a site."""
+	if frappe.db is not None:
+		try:
+			frappe.db.close()
+		except Exception as exc:  # an already-dead connection has nothing to release
+			error_log.append(frappe._dict(title="close", message=str(exc)))
+	frappe.db = Database(db_settings)
+	frappe.cache = redis_client
+	frappe.local.site = namespace
+	frappe.conf.clear()
+	frappe.conf.update(db_name=namespace)
+	frappe.flags.clear()
+	frappe.session.user = "Guest"
+
+
+def reset() -> None:
+	"""Forget users, records, jobs and messages between tests."""
+	global enqueue_handler
+	user_roles.clear()
+	records.clear()
+	error_log.clear()
+	frappe.message_log.clear()
+	frappe.enqueued_jobs.clear()
+	frappe.flags.clear()
+	frappe.set_user("Guest")
+	enqueue_handler = None
+	_extra_hooks.clear()
+	if frappe.db is not None:
+		frappe.db.before_commit.reset()
+		frappe.db.after_commit.reset()
+
+
+def add_user(user: str, roles) -> None:
+	user_roles[user] = set(roles)
+
+
+def all_roles() -> set[str]:
+	roles = set()
+	for assigned in user_roles.values():
+		roles |= assigned
+	for perms in _load_perms().values():
+		roles |= {p["role"] for p in perms}
+	return roles
+
+
+def _load_perms() -> dict[str, list[dict]]:
+	global _doctype_perms
+	if _doctype_perms is None:
+		_doctype_perms = {}
+		for path in APP_DOCTYPE_DIR.glob("*/*.json"):
+			data = json.loads(path.read_text())
+			if data.get("doctype") == "DocType":
+				_doctype_perms[data["name"]] = data.get("permissions", [])
+	return _doctype_perms
+
+
+def doctype_roles(doctype: str, ptype: str = "read") -> set[str]:
+	return {p["role"] for p in _load_perms().get(doctype, []) if p.get(ptype)}
+
+
+def get_hooks(hook=None, default=None):
+	"""Hooks of the installed apps (here: verenigingen) plus any a test added, as lists like Frappe."""
+	import importlib
+
+	module = importlib.import_module("verenigingen.hooks")
+	hooks = {}
+	for key, value in vars(module).items():
+		if key.startswith("_") or callable(value) or isinstance(value, type(importlib)):
+			continue
+		hooks[key] = value if isinstance(value, dict) else ([value] if not isinstance(value, list) else value)
+	for key, extra in _extra_hooks.items():
+		hooks.setdefault(key, [])
+		hooks[key] = list(hooks[key]) + list(extra)
+	if hook is None:
+		return hooks
+	return hooks.get(hook, default if default is not None else [])
+
+
+def add_hook(name: str, value) -> None:
+	_extra_hooks.setdefault(name, []).append(value)

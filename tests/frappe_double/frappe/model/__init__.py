@@ -1,0 +1,1 @@
+"""frappe.model: the double carries only the Document class."""

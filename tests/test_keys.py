@@ -1,0 +1,56 @@
+import pytest
+
+from verenigingen.performance.context import SecurityContext, roles_digest
+from verenigingen.performance.exceptions import (
+	InvalidKeyPartError,
+	InvalidNamespaceError,
+	InvalidSecurityContextError,
+)
+from verenigingen.performance.keys import KeyBuilder
+
+
+def test_keys_start_with_the_site_namespace():
+	assert KeyBuilder("site_a").key("cache", "gen", "Member") == "site_a|vperf:cache:gen:Member"
+
+
+def test_parts_cannot_collide_through_separators():
+	kb = KeyBuilder("s")
+	assert kb.key("c", "a:b", "c") != kb.key("c", "a", "b:c")
+	assert kb.key("c", "a%3Ab") != kb.key("c", "a:b")
+
+
+@pytest.mark.parametrize("bad", ["", "a|b", "a*", "a b", "a?", None, "x[1]"])
+def test_unsafe_namespaces_are_refused(bad):
+	with pytest.raises(InvalidNamespaceError):
+		KeyBuilder(bad)
+
+
+@pytest.mark.parametrize("bad", ["", None, 1.5, True, b"x"])
+def test_bad_parts_are_refused(bad):
+	with pytest.raises(InvalidKeyPartError):
+		KeyBuilder("s").key("c", bad)
+
+
+def test_scan_pattern_of_one_site_does_not_match_another(redis, namespace):
+	kb = KeyBuilder(namespace)
+	other = KeyBuilder(namespace + "x")
+	redis.set(kb.key("cache", "v", "1"), 1)
+	redis.set(other.key("cache", "v", "1"), 1)
+	try:
+		found = list(redis.scan_iter(match=kb.pattern("cache")))
+		assert found == [kb.key("cache", "v", "1").encode()]
+	finally:
+		redis.delete(other.key("cache", "v", "1"))
+
+
+def test_security_context_is_validated_and_digest_is_order_free():
+	ctx = SecurityContext("a@example.org", ["B", "A", "A"])
+	assert ctx.roles == frozenset({"A", "B"})
+	assert ctx.roles_digest == roles_digest(["A", "B"]) == SecurityContext("x", ("B", "A")).roles_digest
+	assert ctx.roles_digest != roles_digest(["A"])
+	with pytest.raises(InvalidSecurityContextError):
+		SecurityContext("", [])
+	with pytest.raises(InvalidSecurityContextError, match="not one string"):
+		SecurityContext("u", "System Manager")
+	with pytest.raises(AttributeError):
+		ctx.user = "other"  # immutable

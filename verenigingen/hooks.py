@@ -1,0 +1,11 @@
+app_name = "verenigingen"
+app_title = "Verenigingen"
+app_publisher = "Verenigingen maintainers"
+app_description = "Association management with a measured performance and security layer"
+app_email = "maintainers@verenigingen.invalid"
+app_license = "mit"
+required_apps = ["frappe"]
+
+# Installation
+# ------------
+after_install = "verenigingen.install.after_install"

@@ -1,0 +1,48 @@
+"""The performance and security core of verenigingen. It never imports frappe.
+
+Public names are re-exported here and loaded on first use, so importing the package
+stays cheap and a module's own dependencies (RQ, psutil) load only when needed.
+Each name maps to the module that owns it.
+"""
+
+from importlib import import_module
+
+_EXPORTS: dict[str, str] = {
+	# foundation
+	"KeyBuilder": "keys",
+	"validate_namespace": "keys",
+	"SecurityContext": "context",
+	"roles_digest": "context",
+	"Database": "db",
+	"PyMySQLDatabase": "db",
+	"quote_identifier": "db",
+	"validate_identifier": "db",
+	"table_name": "db",
+	"create_app_tables": "schema",
+	"create_table_sql": "schema",
+	"load_doctypes": "schema",
+	"generate_dataset": "dataset",
+	"DatasetSummary": "dataset",
+	"ProgressBar": "progress",
+	"PerformanceError": "exceptions",
+	"InvalidIdentifierError": "exceptions",
+	"InvalidNamespaceError": "exceptions",
+	"InvalidSecurityContextError": "exceptions",
+	"DatabaseConnectionError": "exceptions",
+	"DocTypeDefinitionError": "exceptions",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+	module = _EXPORTS.get(name)
+	if module is None:
+		raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+	value = getattr(import_module(f".{module}", __name__), name)
+	globals()[name] = value
+	return value
+
+
+def __dir__() -> list[str]:
+	return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,29 @@
+"""Every error the performance core raises, one line each, named for the failure."""
+
+
+class PerformanceError(Exception):
+	"""Base class of the core's errors."""
+
+
+class InvalidNamespaceError(PerformanceError, ValueError):
+	"""A site namespace is empty or contains characters that would break key isolation."""
+
+
+class InvalidKeyPartError(PerformanceError, ValueError):
+	"""A part of a Redis key is empty or not text."""
+
+
+class InvalidSecurityContextError(PerformanceError, ValueError):
+	"""A SecurityContext was built with an empty user or non-text roles."""
+
+
+class InvalidIdentifierError(PerformanceError, ValueError):
+	"""A table, column or index name is not a safe SQL identifier."""
+
+
+class DatabaseConnectionError(PerformanceError):
+	"""The database could not be reached with the settings given."""
+
+
+class DocTypeDefinitionError(PerformanceError, ValueError):
+	"""A DocType JSON file is missing, unreadable or not a DocType."""
