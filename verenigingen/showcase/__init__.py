@@ -1,0 +1,10 @@
+"""The README's main job: the whole layer at work on a seeded demo database.
+
+Run it with ``python -m verenigingen.showcase``. Each step lives in its own module of this
+package as ``run(env)``; STEPS lists them in the order they run.
+"""
+
+# (name, "module:function") in running order; each subsystem adds its own step.
+STEPS: list[tuple[str, str]] = [
+	("seed", "verenigingen.showcase.seed:run"),
+]
