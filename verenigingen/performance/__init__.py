@@ -30,6 +30,16 @@ _EXPORTS: dict[str, str] = {
 	"InvalidSecurityContextError": "exceptions",
 	"DatabaseConnectionError": "exceptions",
 	"DocTypeDefinitionError": "exceptions",
+	# profiler
+	"ProfilingDatabase": "profiler",
+	"QueryRecord": "profiler",
+	"normalize_sql": "profiler",
+	"find_n_plus_one": "profiler",
+	"find_full_scans": "profiler",
+	"load_member_picture": "profiler",
+	"profile_member": "profiler",
+	"MemberNotFoundError": "exceptions",
+	"BaselineFileError": "exceptions",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -8,3 +8,10 @@ overrides and passes them in. Each subsystem keeps its defaults in its own secti
 DATASET_SEED = 42  # seed of the demo and benchmark datasets
 DEMO_MEMBERS = 20_000  # members the README's main job seeds by default (a couple of minutes end to end)
 BENCHMARK_MEMBERS = 100_000  # members of the reference dataset of benchmarks and baselines
+
+# ---------------------------------------------------------------- profiler
+PROFILER_N_PLUS_ONE_MIN_REPEATS = 4  # a normalised statement repeated this often (more than 3) is an N+1
+PROFILER_N_PLUS_ONE_MEDIUM = 10  # repeats from which an N+1 pattern is of medium severity
+PROFILER_N_PLUS_ONE_HIGH = 25  # repeats from which an N+1 pattern is of high severity
+PROFILER_FULL_SCAN_MIN_ROWS = 1  # EXPLAIN row estimate from which a full table/index scan is reported
+PROFILER_PAYMENT_HISTORY_LIMIT = 50  # payments the member screen shows (newest first)

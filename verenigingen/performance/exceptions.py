@@ -27,3 +27,11 @@ class DatabaseConnectionError(PerformanceError):
 
 class DocTypeDefinitionError(PerformanceError, ValueError):
 	"""A DocType JSON file is missing, unreadable or not a DocType."""
+
+
+class MemberNotFoundError(PerformanceError, LookupError):
+	"""The member to profile or measure does not exist (or the name given is empty)."""
+
+
+class BaselineFileError(PerformanceError, ValueError):
+	"""A baselines file is missing, unreadable, or not of a schema version this code reads."""
