@@ -15,3 +15,7 @@ PROFILER_N_PLUS_ONE_MEDIUM = 10  # repeats from which an N+1 pattern is of mediu
 PROFILER_N_PLUS_ONE_HIGH = 25  # repeats from which an N+1 pattern is of high severity
 PROFILER_FULL_SCAN_MIN_ROWS = 1  # EXPLAIN row estimate from which a full table/index scan is reported
 PROFILER_PAYMENT_HISTORY_LIMIT = 50  # payments the member screen shows (newest first)
+
+# ---------------------------------------------------------------- API security
+API_RATE_LIMIT_EXPENSIVE = 30  # calls per window one client may make to an expensive endpoint (profiling, validation)
+API_RATE_LIMIT_SECONDS = 60  # the rate-limit window of expensive endpoints, in seconds

@@ -404,13 +404,24 @@ def load_member_picture(
 	}
 
 
+def default_catalog() -> tuple:
+	"""Every spec of the index manager's catalogs (empty where the index manager is not installed)."""
+	try:
+		from .indexes.catalog import catalog
+	except ImportError:  # the index manager is absent from this installation: no catalog to point at
+		return ()
+	return catalog("all")
+
+
 def profile_member(db: Database, member: str, *, catalog: Iterable | None = None) -> dict:
 	"""Load ``member``'s picture under the profiler and report what it cost and why.
 
 	Returns plain data: total queries and milliseconds, each distinct statement with its
 	count and time, the N+1 patterns, the full scans EXPLAIN found, recommendations (pointing
-	at ``catalog``'s index specs where one covers a scan) and the picture's summary.
+	at the index specs of ``catalog``, default: the index manager's catalogs, where one covers
+	a scan) and the picture's summary.
 	"""
+	catalog = default_catalog() if catalog is None else catalog
 	profiled = ProfilingDatabase(db)
 	started = time.perf_counter()
 	picture = load_member_picture(profiled, member)

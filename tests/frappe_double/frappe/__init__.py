@@ -60,6 +60,12 @@ class AuthenticationError(Exception):
 	http_status_code = 401
 
 
+class FrappeTypeError(TypeError):
+	"""frappe.exceptions.FrappeTypeError: a whitelisted call's argument does not fit its annotation."""
+
+	http_status_code = 417
+
+
 local = threading.local()
 flags = _dict()
 conf = _dict()
@@ -97,6 +103,13 @@ def whitelist(allow_guest=False, xss_safe=False, methods=None):
 	methods = methods or ["GET", "POST", "PUT", "DELETE"]
 
 	def innerfn(fn):
+		# v15: the registered function checks its arguments against its annotations first, but only
+		# in a request or a test (``in_request_or_test``).
+		from frappe.utils.typing_validations import validate_argument_types
+
+		fn = validate_argument_types(
+			fn, apply_condition=lambda: getattr(local, "request", None) or flags.in_test
+		)
 		whitelisted.add(fn)
 		allowed_http_methods_for_whitelisted_func[fn] = methods
 		if allow_guest:
