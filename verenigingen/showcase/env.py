@@ -14,7 +14,7 @@ class ShowcaseEnv:
 	seed: int
 	db_settings: dict
 	redis_settings: dict
-	out: TextIO = field(default=sys.stdout)
+	out: TextIO = field(default_factory=lambda: sys.stdout)
 	results: dict = field(default_factory=dict)  # what steps measured, for later steps and the report
 
 	def heading(self, text: str) -> None:
