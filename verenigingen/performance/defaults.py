@@ -19,3 +19,12 @@ PROFILER_PAYMENT_HISTORY_LIMIT = 50  # payments the member screen shows (newest 
 # ---------------------------------------------------------------- API security
 API_RATE_LIMIT_EXPENSIVE = 30  # calls per window one client may make to an expensive endpoint (profiling, validation)
 API_RATE_LIMIT_SECONDS = 60  # the rate-limit window of expensive endpoints, in seconds
+
+# ---------------------------------------------------------------- baselines
+BASELINE_RUNS = 200  # timed runs of each baseline operation (split evenly over the rounds)
+BASELINE_WARMUP = 20  # untimed runs before timing starts (caches, buffer pool, query plans)
+BASELINE_ROUNDS = 5  # rounds whose medians' spread is the operation's recorded noise
+BASELINE_MIN_TOLERANCE = 0.10  # a p50 ratio within 1 +/- this is never a regression, however quiet the baseline
+BASELINE_SAMPLE_SEED = 42  # seed of the parameter values drawn from the data for the operations
+BASELINE_MAX_AGE_DAYS = 30  # a baselines file older than this is reported as stale by the readiness check
+BASELINE_CACHED_MEMBERS = 10  # members whose page the cached-summary operation keeps revisiting (its working set)

@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Measure the baseline suite and write performance_baselines.json, or compare against one.
+
+Standalone, on a seeded database (created and seeded with --members N unless --reuse finds it
+seeded at that size):
+
+    python scripts/performance/establish_baselines.py --members 100000 --seed 42
+
+Inside a bench, on a site's own data and Redis:
+
+    bench --site SITE execute ... (or) python scripts/performance/establish_baselines.py --site SITE
+
+Comparing (exit status 0: no regression, 1: regression, 2: error):
+
+    python scripts/performance/establish_baselines.py --reuse --compare performance_baselines.json
+    python scripts/performance/establish_baselines.py --compare OLD.json --against NEW.json
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+	sys.path.insert(0, str(ROOT))
+
+from verenigingen.performance import baselines as bl  # noqa: E402
+from verenigingen.performance.defaults import (  # noqa: E402
+	BASELINE_MIN_TOLERANCE,
+	BASELINE_ROUNDS,
+	BASELINE_RUNS,
+	BASELINE_WARMUP,
+	BENCHMARK_MEMBERS,
+	DATASET_SEED,
+)
+from verenigingen.performance.exceptions import PerformanceError  # noqa: E402
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+	p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+	p.add_argument("--members", type=int, default=BENCHMARK_MEMBERS, help="members of the seeded dataset")
+	p.add_argument("--seed", type=int, default=DATASET_SEED, help="dataset generator seed")
+	p.add_argument("--database", default="verenigingen_baselines", help="standalone database (created)")
+	p.add_argument(
+		"--reuse", action="store_true", help="keep the database's data if it has --members members"
+	)
+	p.add_argument("--host", default=os.environ.get("VERENIGINGEN_DB_HOST", "127.0.0.1"))
+	p.add_argument("--port", type=int, default=int(os.environ.get("VERENIGINGEN_DB_PORT", "3306")))
+	p.add_argument("--user", default=os.environ.get("VERENIGINGEN_DB_USER", "root"))
+	p.add_argument("--password", default=os.environ.get("VERENIGINGEN_DB_PASSWORD", ""))
+	p.add_argument("--redis-host", default=os.environ.get("VERENIGINGEN_REDIS_HOST", "127.0.0.1"))
+	p.add_argument("--redis-port", type=int, default=int(os.environ.get("VERENIGINGEN_REDIS_PORT", "6379")))
+	p.add_argument(
+		"--no-redis", action="store_true", help="measure without Redis (cache operations not measured)"
+	)
+	p.add_argument("--site", help="run inside a bench on this site's database and Redis")
+	p.add_argument("--runs", type=int, default=BASELINE_RUNS)
+	p.add_argument("--warmup", type=int, default=BASELINE_WARMUP)
+	p.add_argument("--rounds", type=int, default=BASELINE_ROUNDS)
+	p.add_argument("--operations", help=f"comma-separated subset of: {', '.join(bl.OPERATION_NAMES)}")
+	p.add_argument("--output", help="where to write the baselines (default performance_baselines.json; "
+		"with --compare, only written when given)")  # fmt: skip
+	p.add_argument("--report", help="also write the readable report to this file")
+	p.add_argument(
+		"--compare", metavar="FILE", help="compare this run (or --against) with the baselines FILE"
+	)
+	p.add_argument(
+		"--against", metavar="FILE", help="with --compare: compare FILE's figures instead of measuring"
+	)
+	p.add_argument(
+		"--tolerance", type=float, default=BASELINE_MIN_TOLERANCE, help="minimum regression tolerance"
+	)
+	args = p.parse_args(argv)
+	if args.members < 1:
+		p.error("--members must be at least 1")
+	if args.runs < args.rounds or args.rounds < 1 or args.warmup < 0:
+		p.error("need --runs >= --rounds >= 1 and --warmup >= 0")
+	if args.against and not args.compare:
+		p.error("--against needs --compare")
+	if args.operations:
+		unknown = [o for o in args.operations.split(",") if o not in bl.OPERATION_NAMES]
+		if unknown:
+			p.error(f"unknown operation(s) {', '.join(unknown)}; known: {', '.join(bl.OPERATION_NAMES)}")
+	return args
+
+
+def _standalone(args):
+	import redis as redis_lib
+
+	from verenigingen.performance.dataset import generate_dataset
+	from verenigingen.performance.db import PyMySQLDatabase, validate_identifier
+	from verenigingen.performance.schema import create_app_tables
+
+	validate_identifier(args.database, "database")
+	server = dict(host=args.host, port=args.port, user=args.user, password=args.password)
+	admin = PyMySQLDatabase(**server, autocommit=True)
+	admin.sql(
+		f"CREATE DATABASE IF NOT EXISTS `{args.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+	)
+	admin.close()
+	db = PyMySQLDatabase(**server, database=args.database)
+	create_app_tables(db)
+	have = db.sql("SELECT COUNT(*) FROM `tabMember`")[0][0]
+	if not (args.reuse and have == args.members):
+		print(f"seeding {args.members:,} members (seed {args.seed}) into {args.database}", file=sys.stderr)
+		generate_dataset(db, members=args.members, seed=args.seed)
+	client = None
+	if not args.no_redis:
+		client = redis_lib.Redis(host=args.redis_host, port=args.redis_port, socket_timeout=10)
+		client.ping()
+	suite = bl.Suite(db, client, f"{args.database}-baselines" if client is not None else None)
+	return suite, {"seed": args.seed, "database": args.database}
+
+
+def _in_site(args):
+	import frappe
+
+	from verenigingen import frappe_bridge
+
+	frappe.init(site=args.site)
+	frappe.connect()
+	suite = bl.Suite(frappe_bridge.database(), frappe_bridge.redis_client(), frappe_bridge.namespace())
+	return suite, {"site": args.site}
+
+
+def main(argv=None) -> int:
+	args = parse_args(argv)
+	try:
+		baseline = bl.load_baselines(args.compare) if args.compare else None
+		if args.against:
+			current = bl.load_baselines(args.against)
+		else:
+			suite, dataset = _in_site(args) if args.site else _standalone(args)
+			ops = bl.OPERATIONS
+			if args.operations:
+				wanted = args.operations.split(",")
+				ops = tuple(o for o in bl.OPERATIONS if o.name in wanted)
+			current = bl.establish_baselines(
+				suite, operations=ops, runs=args.runs, warmup=args.warmup, rounds=args.rounds, dataset=dataset,
+				progress=lambda name: print(f"measuring {name}", file=sys.stderr),
+			)  # fmt: skip
+			output = args.output or (None if args.compare else str(ROOT / "performance_baselines.json"))
+			if output:
+				bl.write_baselines(current, output)
+				print(f"wrote {output}", file=sys.stderr)
+		report = bl.format_report(current)
+		print(report)
+		if args.report:
+			Path(args.report).write_text(report + "\n", encoding="utf-8")
+		if baseline is None:
+			return 0
+		result = bl.compare_baselines(baseline, current, min_tolerance=args.tolerance)
+		print()
+		print(bl.format_comparison(result))
+		if not args.against and suite.redis is not None and suite.namespace:
+			bl.record_comparison(suite.redis, suite.namespace, result)
+		return 0 if result["ok"] else 1
+	except (PerformanceError, OSError) as exc:
+		print(f"error: {exc}", file=sys.stderr)
+		return 2
+
+
+if __name__ == "__main__":
+	sys.exit(main())

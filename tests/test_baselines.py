@@ -1,0 +1,227 @@
+"""Baselines: the suite measured for real, the versioned file, comparison and the script's exit status."""
+
+import copy
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from verenigingen.performance import baselines as bl
+from verenigingen.performance.exceptions import BaselineFileError
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = dict(runs=10, warmup=2, rounds=2)
+
+
+def _script():
+	spec = importlib.util.spec_from_file_location(
+		"establish_baselines", ROOT / "scripts" / "performance" / "establish_baselines.py"
+	)
+	module = importlib.util.module_from_spec(spec)
+	spec.loader.exec_module(module)
+	return module
+
+
+def test_percentile_is_nearest_rank():
+	values = list(range(1, 101))
+	assert bl.percentile(values, 50) == 50
+	assert bl.percentile(values, 95) == 95
+	assert bl.percentile(values, 99) == 99
+	assert bl.percentile([3.0], 99) == 3.0
+	assert bl.percentile([1, 2, 3, 4], 50) == 2
+	with pytest.raises(ValueError):
+		bl.percentile([], 50)
+
+
+@pytest.fixture(scope="module")
+def measured(seeded_db, redis_server_client):
+	"""One real run of the whole suite on the seeded database and Redis (namespace removed after)."""
+	import uuid
+
+	from tests.conftest import _delete_namespace
+
+	ns = f"vtest-bl-{uuid.uuid4().hex[:8]}"
+	data = bl.establish_baselines(bl.Suite(seeded_db, redis_server_client, ns), **QUICK)
+	yield data
+	_delete_namespace(redis_server_client, ns)
+
+
+def test_the_suite_measures_every_database_and_cache_operation(measured, seeded_db):
+	ops = measured["operations"]
+	assert list(ops) == list(bl.OPERATION_NAMES)
+	for name in bl.OPERATION_NAMES:
+		if name == "job_submit_round_trip":
+			continue
+		op = ops[name]
+		assert op["status"] == bl.MEASURED, (name, op)
+		assert op["runs"] == 10
+		assert 0 < op["min_ms"] <= op["p50_ms"] <= op["p95_ms"] <= op["p99_ms"] <= op["max_ms"]
+	for name in ("member_by_email", "payment_history", "active_mandate", "sepa_batch_selection"):
+		assert ops[name]["queries"] == 1
+	members = seeded_db.sql("SELECT COUNT(*) FROM `tabMember`")[0][0]
+	# no index on email: the lookup reads the whole table
+	assert ops["member_by_email"]["rows_examined"] >= members
+	assert ops["member_summary_uncached"]["queries"] >= 5
+	# the cached summary serves its working set from Redis: no SQL in the counted run
+	assert ops["member_summary_cached"]["queries"] == 0
+	assert ops["cache_hit"]["queries"] == 0
+	assert ops["member_summary_cached"]["p50_ms"] < ops["member_summary_uncached"]["p50_ms"]
+	env = measured["environment"]
+	assert env["dataset"]["members"] == members
+	assert env["mariadb"] and env["redis"] and env["python"] and env["cpu_count"] >= 1
+	assert bl.validate_baselines(measured) is measured
+
+
+def test_what_cannot_be_measured_is_reported_with_the_reason(seeded_db):
+	data = bl.establish_baselines(bl.Suite(seeded_db), **QUICK)
+	for name in ("member_summary_cached", "cache_hit", "job_submit_round_trip"):
+		op = data["operations"][name]
+		assert op["status"] == bl.NOT_MEASURED and op["reason"], name
+		assert "p50_ms" not in op
+	assert "no Redis" in data["operations"]["cache_hit"]["reason"]
+	assert data["operations"]["payment_history"]["status"] == bl.MEASURED
+	report = bl.format_report(data)
+	assert "payment_history" in report and "cache_hit: not measured: no Redis" in report
+
+
+def test_an_index_shows_in_the_rows_examined(scratch_databases):
+	from verenigingen.performance.dataset import generate_dataset
+
+	db = scratch_databases.create("baseline_index")
+	try:
+		generate_dataset(db, members=150, seed=5, progress=False)
+		ops = tuple(o for o in bl.OPERATIONS if o.name == "payment_history")
+		before = bl.establish_baselines(bl.Suite(db), operations=ops, **QUICK)["operations"][
+			"payment_history"
+		]
+		db.ddl("ALTER TABLE `tabMember Payment` ADD INDEX idx_payment_member_date (member, posting_date)")
+		after = bl.establish_baselines(bl.Suite(db), operations=ops, **QUICK)["operations"]["payment_history"]
+		payments = db.sql("SELECT COUNT(*) FROM `tabMember Payment`")[0][0]
+		assert before["rows_examined"] >= payments
+		assert after["rows_examined"] <= 40  # at most the 20 rows shown, read through the index
+	finally:
+		db.close()
+
+
+def _doc(**p50s):
+	ops = {
+		name: {
+			"status": "measured",
+			"description": name,
+			"p50_ms": p50,
+			"p95_ms": p50 * 2,
+			"p99_ms": p50 * 3,
+			"min_ms": p50 / 2,
+			"max_ms": p50 * 4,
+			"noise": 0.05,
+			"runs": 10,
+			"queries": 1,
+			"rows_examined": 10,
+		}
+		for name, p50 in p50s.items()
+	}
+	return {
+		"schema": bl.SCHEMA,
+		"schema_version": bl.SCHEMA_VERSION,
+		"created": "2026-01-01T00:00:00+00:00",
+		"environment": {"dataset": {"members": 1}},
+		"settings": {"runs": 10, "warmup": 1, "rounds": 2, "seed": 1},
+		"operations": ops,
+	}
+
+
+def test_compare_flags_regressions_beyond_the_recorded_noise():
+	base = _doc(a=1.0, b=1.0, c=1.0, d=1.0, e=1.0)
+	base["operations"]["c"]["noise"] = 0.40  # a noisy operation gets more room
+	base["operations"]["e"] = {"status": "not_measured", "description": "e", "reason": "no Redis"}
+	now = _doc(a=2.0, b=1.08, c=1.3, d=0.5, e=0.1)
+	result = bl.compare_baselines(base, now)
+	verdicts = {r["operation"]: r["verdict"] for r in result["operations"]}
+	assert verdicts == {"a": "regression", "b": "ok", "c": "ok", "d": "improved", "e": "not_compared"}
+	assert result["regressions"] == ["a"] and not result["ok"]
+	ratio = {r["operation"]: r["ratio"] for r in result["operations"]}
+	assert ratio["a"] == 2.0 and ratio["d"] == 0.5
+	assert bl.compare_baselines(base, base)["ok"]
+	text = bl.format_comparison(result)
+	assert "REGRESSION" in text and "1 regression(s): a" in text and "e: not compared: no Redis" in text
+
+
+@pytest.mark.parametrize(
+	("mutate", "message"),
+	[
+		(lambda d: d.update(schema="other"), "not a baselines file"),
+		(lambda d: d.update(schema_version=99), "schema version 99"),
+		(lambda d: d.update(operations={}), "no operations"),
+		(lambda d: d["operations"]["a"].pop("p95_ms"), "lacks p95_ms"),
+		(lambda d: d["operations"]["a"].update(status="maybe"), "no valid status"),
+		(lambda d: d["operations"].update(x={"status": "not_measured"}), "gives no reason"),
+	],
+)
+def test_invalid_documents_are_refused_with_what_is_wrong(mutate, message):
+	doc = _doc(a=1.0)
+	mutate(doc)
+	with pytest.raises(BaselineFileError, match=message):
+		bl.validate_baselines(copy.deepcopy(doc))
+
+
+def test_write_and_load_round_trip(tmp_path):
+	doc = _doc(a=1.5)
+	path = bl.write_baselines(doc, tmp_path / "b.json")
+	assert bl.load_baselines(path) == doc
+	assert not (tmp_path / "b.json.tmp").exists()
+	with pytest.raises(BaselineFileError, match="does not exist"):
+		bl.load_baselines(tmp_path / "missing.json")
+	(tmp_path / "bad.json").write_text("{not json")
+	with pytest.raises(BaselineFileError, match="cannot read"):
+		bl.load_baselines(tmp_path / "bad.json")
+	with pytest.raises(BaselineFileError):
+		bl.write_baselines({"schema": "x"}, tmp_path / "c.json")
+	assert not (tmp_path / "c.json").exists()
+
+
+def test_script_compare_exit_status(tmp_path, capsys):
+	script = _script()
+	base, same, slower = tmp_path / "base.json", tmp_path / "same.json", tmp_path / "slow.json"
+	base.write_text(json.dumps(_doc(a=1.0, b=2.0)))
+	same.write_text(json.dumps(_doc(a=1.02, b=1.9)))
+	slower.write_text(json.dumps(_doc(a=1.5, b=2.0)))
+	assert script.main(["--compare", str(base), "--against", str(same)]) == 0
+	assert "no regressions" in capsys.readouterr().out
+	assert script.main(["--compare", str(base), "--against", str(slower)]) == 1
+	assert "1 regression(s): a" in capsys.readouterr().out
+	assert script.main(["--compare", str(tmp_path / "nope.json"), "--against", str(same)]) == 2
+	assert "does not exist" in capsys.readouterr().err
+	with pytest.raises(SystemExit):
+		script.main(["--operations", "no_such_op"])
+
+
+def test_script_measures_a_seeded_database_and_records_the_comparison(
+	tmp_path, scratch_databases, redis, namespace
+):
+	script = _script()
+	db = scratch_databases.create("baseline_script")
+	name = db.database_name
+	db.close()
+	out = tmp_path / "b.json"
+	args = ["--members", "60", "--database", name, "--runs", "6", "--warmup", "1", "--rounds", "2"]
+	assert script.main([*args, "--output", str(out), "--no-redis", "--report", str(tmp_path / "r.txt")]) == 0
+	data = bl.load_baselines(out)
+	assert data["environment"]["dataset"]["members"] == 60
+	assert data["environment"]["dataset"]["seed"] == 42
+	assert "member_by_email" in (tmp_path / "r.txt").read_text()
+	# compare a fresh run against it; the comparison is kept in the run's Redis namespace
+	code = script.main([*args, "--reuse", "--compare", str(out), "--operations", "payment_history"])
+	assert code in (0, 1)
+	last = bl.last_comparison(redis, f"{name}-baselines")
+	assert last is not None and last["ok"] is (code == 0)
+	from tests.conftest import _delete_namespace
+
+	_delete_namespace(redis, f"{name}-baselines")
+
+
+def test_last_comparison_is_kept_per_site(redis, namespace):
+	assert bl.last_comparison(redis, namespace) is None
+	bl.record_comparison(redis, namespace, {"ok": False, "regressions": ["a"]}, clock=lambda: 1000.0)
+	assert bl.last_comparison(redis, namespace) == {"at": 1000.0, "ok": False, "regressions": ["a"]}
+	assert bl.last_comparison(redis, namespace + "-other") is None
