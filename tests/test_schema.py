@@ -41,6 +41,14 @@ EXPECTED_COLUMNS = {
 		"posting_date": DATE, "status": ("varchar(140)", "YES", "'Unpaid'"), "payment_method": V,
 		"sepa_mandate": V, "reference": V,
 	},
+	"tabIndex Change Log": {
+		**STANDARD, **OPTIONAL, "action": V, "outcome": V, "index_name": V, "reference_doctype": V,
+		"table_name": V, "index_columns": ("text", "YES", None), "catalog": V,
+		"created_by_tool": ("int(1)", "NO", "0"), "performed_by": V,
+		"duration_ms": ("decimal(21,9)", "NO", "0.000000000"), "ddl": ("text", "YES", None),
+		"before_measurement": ("longtext", "YES", None), "after_measurement": ("longtext", "YES", None),
+		"error": ("text", "YES", None),
+	},
 }  # fmt: skip
 
 # index name -> (columns, unique)
@@ -50,6 +58,7 @@ EXPECTED_INDEXES = {
 	"tabChapter Member": {"PRIMARY": (("name",), True), "parent": (("parent",), False)},
 	"tabSEPA Mandate": {"PRIMARY": (("name",), True), "mandate_id": (("mandate_id",), True), "modified": (("modified",), False)},
 	"tabMember Payment": {"PRIMARY": (("name",), True), "modified": (("modified",), False)},
+	"tabIndex Change Log": {"PRIMARY": (("name",), True), "modified": (("modified",), False)},
 }  # fmt: skip
 
 
@@ -133,7 +142,9 @@ def test_bad_names_and_bad_files_are_refused(tmp_path):
 
 def test_app_doctypes_are_valid_frappe_doctype_json():
 	doctypes = load_doctypes()
-	assert set(doctypes) == {"Member", "Chapter", "Chapter Member", "SEPA Mandate", "Member Payment"}
+	assert set(doctypes) == {
+		"Member", "Chapter", "Chapter Member", "SEPA Mandate", "Member Payment", "Index Change Log",
+	}  # fmt: skip
 	for name, meta in doctypes.items():
 		for key in ("doctype", "name", "module", "fields", "permissions", "autoname", "modified"):
 			assert key in meta, f"{name} lacks {key}"

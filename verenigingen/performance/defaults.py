@@ -28,3 +28,13 @@ BASELINE_MIN_TOLERANCE = 0.10  # a p50 ratio within 1 +/- this is never a regres
 BASELINE_SAMPLE_SEED = 42  # seed of the parameter values drawn from the data for the operations
 BASELINE_MAX_AGE_DAYS = 30  # a baselines file older than this is reported as stale by the readiness check
 BASELINE_CACHED_MEMBERS = 10  # members whose page the cached-summary operation keeps revisiting (its working set)
+
+# ---------------------------------------------------------------- index manager
+INDEX_MEASURE_REPEATS = 15  # probe runs per measurement (p50/p95 over them, after one warm-up run)
+INDEX_APPLY_MEASURE_REPEATS = 7  # probe runs before and after each index an apply adds
+INDEX_AUTO_MEASURE_REPEATS = 3  # probe runs per index when after_migrate/after_install add a missing one
+INDEX_MIN_ROWS_FOR_COMPARISON = 10_000  # below this many table rows a before/after ratio means nothing
+INDEX_LOCK_WAIT_TIMEOUT = 30  # seconds index DDL waits for a metadata lock before giving up
+INDEX_AUTO_APPLY_CONFIG_KEY = "verenigingen_auto_index"  # site config flag: false turns automatic application off
+INDEX_API_RATE_LIMIT = 30  # calls of database_index_manager_api per user and window
+INDEX_API_RATE_WINDOW = 3600  # seconds of the API's rate-limit window

@@ -35,3 +35,35 @@ class MemberNotFoundError(PerformanceError, LookupError):
 
 class BaselineFileError(PerformanceError, ValueError):
 	"""A baselines file is missing, unreadable, or not of a schema version this code reads."""
+
+
+class InvalidIndexSpecError(PerformanceError, ValueError):
+	"""An index spec or probe is malformed (no columns, a column twice, no purpose, no parameters)."""
+
+
+class UnknownCatalogError(PerformanceError, ValueError):
+	"""An index catalog or catalog spec name is not one the app knows."""
+
+
+class UnknownDocTypeError(PerformanceError, ValueError):
+	"""A DocType (or its table) is not in the database's own catalog."""
+
+
+class UnknownColumnError(PerformanceError, ValueError):
+	"""A column is not in the database's own catalog for its table."""
+
+
+class IndexConflictError(PerformanceError):
+	"""An index plan has conflicts (same name, other columns) or missing columns; nothing was changed."""
+
+
+class OnlineDDLUnsupportedError(PerformanceError):
+	"""The server cannot add the index in place without locking, and locking was not allowed."""
+
+
+class PendingWritesError(PerformanceError):
+	"""DDL was asked for while the connection's transaction holds uncommitted writes."""
+
+
+class IndexApplyError(PerformanceError):
+	"""Adding an index failed; the indexes this apply had added were dropped again."""
