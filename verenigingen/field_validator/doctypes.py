@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ValidatorUsageError
+from .findings import suggest
 
 # Columns every document has, and those child-table rows add.
 STANDARD_FIELDS = frozenset({"name", "owner", "creation", "modified", "modified_by", "docstatus", "idx"})
@@ -506,6 +507,25 @@ def _read_controllers(schema: Schema) -> None:
 			info.controller = members
 		else:
 			info.controller.merge(members)
+	for info in schema.doctypes.values():
+		if info.controller is not None:
+			_drop_misspelt_stores(info, info.controller)
+
+
+def _drop_misspelt_stores(info: DocTypeInfo, members: ClassMembers) -> None:
+	"""Forget attributes the controller only writes, or only reads, that look like a misspelt field.
+
+	That write or read is reported itself; counting it as a known attribute would hide
+	every other use of the same misspelling.
+	"""
+	fields = info.attribute_names()
+	stores, loads = set(members.stores), set(members.loads)
+
+	def keep(name: str, other: set[str]) -> bool:
+		return name in fields or name in members.members or name in other or suggest(name, fields) is None
+
+	members.stores = {name for name in stores if keep(name, loads)}
+	members.loads = {name for name in loads if keep(name, stores)}
 
 
 def controller_doctype(schema: Schema, path: Path, class_name: str) -> str | None:

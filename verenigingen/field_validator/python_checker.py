@@ -621,7 +621,9 @@ class PythonChecker:
 			return
 		label = format_doctypes(doctypes)
 		hint = suggest(name, candidates - {name})
-		if message is None:
+		if message is None and rule == PY_UNKNOWN_QUERY_FIELD:
+			message = f"`{name}` is not a column of {label}"
+		elif message is None:
 			message = f"`{name}` is not a field or attribute of {label}"
 		if hint:
 			message += f"; did you mean `{hint}`?"
