@@ -49,6 +49,17 @@ EXPECTED_COLUMNS = {
 		"before_measurement": ("longtext", "YES", None), "after_measurement": ("longtext", "YES", None),
 		"error": ("text", "YES", None),
 	},
+	"tabPerformance Snapshot": {
+		**STANDARD, **OPTIONAL, "timestamp": ("datetime(6)", "YES", None), "score": ("decimal(21,9)", "NO", "0.000000000"), "score_measured": ("int(1)", "NO", "0"),
+		"missing_components": ("text", "YES", None), "activation_level": ("int(11)", "NO", "0"),
+		"components": ("longtext", "YES", None), "metrics": ("longtext", "YES", None),
+	},
+	"tabPerformance Alert": {
+		**STANDARD, **OPTIONAL, "metric": V, "status": ("varchar(140)", "YES", "'Open'"),
+		"severity": ("varchar(140)", "YES", "'Warning'"), "value": ("decimal(21,9)", "NO", "0.000000000"), "threshold": ("decimal(21,9)", "NO", "0.000000000"),
+		"first_seen": ("datetime(6)", "YES", None), "last_seen": ("datetime(6)", "YES", None), "resolved_at": ("datetime(6)", "YES", None), "breaches": ("int(11)", "NO", "0"),
+		"message": ("text", "YES", None),
+	},
 }  # fmt: skip
 
 # index name -> (columns, unique)
@@ -58,6 +69,8 @@ EXPECTED_INDEXES = {
 	"tabChapter Member": {"PRIMARY": (("name",), True), "parent": (("parent",), False)},
 	"tabSEPA Mandate": {"PRIMARY": (("name",), True), "mandate_id": (("mandate_id",), True), "modified": (("modified",), False)},
 	"tabMember Payment": {"PRIMARY": (("name",), True), "modified": (("modified",), False)},
+	"tabPerformance Snapshot": {"PRIMARY": (("name",), True), "modified": (("modified",), False)},
+	"tabPerformance Alert": {"PRIMARY": (("name",), True), "modified": (("modified",), False)},
 	"tabIndex Change Log": {"PRIMARY": (("name",), True), "modified": (("modified",), False)},
 }  # fmt: skip
 
@@ -144,6 +157,7 @@ def test_app_doctypes_are_valid_frappe_doctype_json():
 	doctypes = load_doctypes()
 	assert set(doctypes) == {
 		"Member", "Chapter", "Chapter Member", "SEPA Mandate", "Member Payment", "Index Change Log",
+		"Performance Snapshot", "Performance Alert", "Performance Settings",
 	}  # fmt: skip
 	for name, meta in doctypes.items():
 		for key in ("doctype", "name", "module", "fields", "permissions", "autoname", "modified"):

@@ -38,3 +38,49 @@ INDEX_LOCK_WAIT_TIMEOUT = 30  # seconds index DDL waits for a metadata lock befo
 INDEX_AUTO_APPLY_CONFIG_KEY = "verenigingen_auto_index"  # site config flag: false turns automatic application off
 INDEX_API_RATE_LIMIT = 30  # calls of database_index_manager_api per user and window
 INDEX_API_RATE_WINDOW = 3600  # seconds of the API's rate-limit window
+
+# ---------------------------------------------------------------- monitoring (histogram, score, alerts)
+MONITORING_ACTIVATION_LEVEL = 2  # 0 off, 1 collect only, 2 dashboard, 3 alerts, 4 automatic actions
+METRIC_RETENTION_SECONDS = 2 * 86400  # per-minute histograms in Redis expire after two days
+METRIC_MAX_PER_MINUTE = 200  # distinct endpoint metrics per minute; more share one overflow histogram
+METRIC_OVERFLOW_NAME = "endpoint:~other"  # the histogram endpoints past the cap are counted in
+MONITORING_WINDOW_MINUTES = 15  # minutes of request/job histograms the score and bottlenecks read
+APDEX_T_MS = 500  # Apdex T: requests up to T are satisfied, up to 4T tolerating
+SCORE_WEIGHTS = {  # weight of each score component (renormalised over the components with data)
+	"requests": 0.30,  # Apdex of requests
+	"jobs": 0.20,  # background jobs: failure rate and p95 wait against targets
+	"database": 0.20,  # probe latency, slow queries, row lock waits
+	"cache": 0.15,  # the app cache's hit ratio
+	"resources": 0.15,  # CPU, memory and disk headroom
+}
+JOB_WAIT_TARGETS_MS = {"short": 5_000, "default": 30_000, "long": 300_000}  # p95 wait per queue/priority
+PROBE_TARGET_MS = 20.0  # probe query latency that still scores 1
+SLOW_QUERIES_PER_MIN_LIMIT = 10.0  # slow queries per minute at which that part scores 0
+LOCK_WAITS_PER_MIN_LIMIT = 30.0  # InnoDB row lock waits per minute at which that part scores 0
+RESOURCE_COMFORT_PERCENT = 70.0  # utilisation up to which a resource scores 1
+RESOURCE_LIMIT_PERCENT = 95.0  # utilisation from which a resource scores 0
+ENDPOINT_P95_MS = 1_000.0  # endpoint p95 above which (with enough requests) it is a bottleneck
+ENDPOINT_MIN_COUNT = 20  # requests an endpoint needs in the window before its p95 counts
+QUEUE_BACKLOG_LIMIT = 100  # queued jobs above which a queue is a bottleneck
+CACHE_LOW_HIT_RATIO = 0.5  # a cached function under this hit ratio ...
+CACHE_MIN_MISSES = 100  # ... with at least this many misses is a bottleneck
+CAP_SATURATED_MINUTES = 5  # minutes a concurrency cap must stay full to be a bottleneck
+RESOURCE_PRESSURE_PERCENT = 85.0  # CPU, memory or disk utilisation from which it is a bottleneck
+ALERT_BREACHES = 3  # consecutive breaching readings that open an alert
+ALERT_HEALTHY = 3  # consecutive healthy readings that resolve it
+ALERT_THRESHOLDS = {  # metric -> value above which a reading breaches
+	"score": None,  # the score breaches when *below* SCORE_ALERT_BELOW instead
+	"request_p95_ms": 2_000.0,
+	"request_error_rate": 0.05,
+	"job_failure_rate": 0.10,
+	"db_probe_ms": 200.0,
+	"cpu_percent": 90.0,
+	"memory_percent": 90.0,
+	"disk_percent": 90.0,
+}
+SCORE_ALERT_BELOW = 50.0  # a score under this breaches
+SNAPSHOT_RETENTION_DAYS = 90  # Performance Snapshot rows older than this are purged
+SNAPSHOT_PURGE_BATCH = 1_000  # rows deleted per statement while purging
+PROBE_QUERIES = (  # (label, SQL, parameters): what the database probe times and EXPLAINs
+	("member payments by member", "SELECT `name`, `amount` FROM `tabMember Payment` WHERE `member` = %s ORDER BY `posting_date` DESC LIMIT 10", ("MEM-PROBE",)),
+)  # fmt: skip

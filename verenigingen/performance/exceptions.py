@@ -67,3 +67,7 @@ class PendingWritesError(PerformanceError):
 
 class IndexApplyError(PerformanceError):
 	"""Adding an index failed; the indexes this apply had added were dropped again."""
+
+
+class InvalidMetricError(PerformanceError, ValueError):
+	"""A metric name, duration, quantile, window or monitoring setting is out of range."""
