@@ -8,6 +8,21 @@ Each name maps to the module that owns it.
 from importlib import import_module
 
 _EXPORTS: dict[str, str] = {
+	# job coordinator
+	"Priority": "jobs",
+	"RetryPolicy": "jobs",
+	"JobCoordinator": "jobs",
+	"LoadController": "jobs",
+	"LoadReading": "jobs",
+	"RQEnqueuer": "jobs",
+	"InvalidJobError": "exceptions",
+	"UnknownDependencyError": "exceptions",
+	"NoSuchJobError": "exceptions",
+	"JobDispatchError": "exceptions",
+	"JobInterrupt": "exceptions",
+	"JobCancelledError": "exceptions",
+	"JobTimeoutError": "exceptions",
+	"JobLeaseLostError": "exceptions",
 	# foundation
 	"KeyBuilder": "keys",
 	"validate_namespace": "keys",

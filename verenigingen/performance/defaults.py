@@ -84,3 +84,27 @@ SNAPSHOT_PURGE_BATCH = 1_000  # rows deleted per statement while purging
 PROBE_QUERIES = (  # (label, SQL, parameters): what the database probe times and EXPLAINs
 	("member payments by member", "SELECT `name`, `amount` FROM `tabMember Payment` WHERE `member` = %s ORDER BY `posting_date` DESC LIMIT 10", ("MEM-PROBE",)),
 )  # fmt: skip
+
+# ---------------------------------------------------------------- job coordinator (performance/jobs/)
+JOB_CAP_CRITICAL = 2  # CRITICAL jobs (payments, SEPA) that may run at once across every worker
+JOB_CAP_HIGH = 3  # HIGH jobs that may run at once
+JOB_CAP_NORMAL = 5  # NORMAL jobs that may run at once
+JOB_CAP_LOW = 2  # LOW jobs that may run at once
+JOB_CAP_BULK = 1  # BULK jobs (imports) that may run at once, so they never take every worker
+JOB_TIMEOUT_SHORT = 300  # seconds a CRITICAL or HIGH attempt may run (Frappe's short queue timeout)
+JOB_TIMEOUT_DEFAULT = 300  # seconds a NORMAL attempt may run (Frappe's default queue timeout)
+JOB_TIMEOUT_LONG = 1500  # seconds a LOW or BULK attempt may run (Frappe's long queue timeout)
+JOB_RQ_TIMEOUT_MARGIN = 60  # seconds RQ's own timeout exceeds the coordinator's, so ours fires first
+JOB_LEASE_TTL = 60.0  # seconds a running job's slot lease lives without a heartbeat (worker presumed dead)
+JOB_ADMISSION_TTL = 900.0  # seconds a slot reserved for a job admitted to RQ waits for a worker to start it
+JOB_WATCHDOG_TICK = 1.0  # seconds between heartbeats (and cancel checks) of a running job, at most
+JOB_FINISHED_TTL = 86_400  # seconds a finished job's record is kept
+JOB_FAILED_TTL = 7 * 86_400  # seconds a failed, cancelled or dependency_failed job's record is kept
+JOB_SAMPLES = 1_000  # wait/run samples kept per priority for p50/p95 and throughput
+JOB_STATS_WINDOW = 900.0  # seconds of recent samples queue_status() summarises
+JOB_LOAD_CPU_HIGH = 85.0  # CPU percent above which NORMAL, LOW and BULK caps are lowered
+JOB_LOAD_MEMORY_HIGH = 90.0  # memory percent above which NORMAL, LOW and BULK caps are lowered
+JOB_LOAD_CPU_LOW = 70.0  # CPU percent under which (with memory under its low mark) caps are restored
+JOB_LOAD_MEMORY_LOW = 80.0  # memory percent under which (with CPU under its low mark) caps are restored
+JOB_LOAD_CHANGES_KEPT = 50  # cap changes of the load controller kept for queue_status()
+JOB_RECONCILE_BATCH = 200  # expired leases / due retries handled per reconcile pass

@@ -71,3 +71,35 @@ class IndexApplyError(PerformanceError):
 
 class InvalidMetricError(PerformanceError, ValueError):
 	"""A metric name, duration, quantile, window or monitoring setting is out of range."""
+
+
+class InvalidJobError(PerformanceError, ValueError):
+	"""A job was submitted with a bad method, arguments, priority, id, retry policy or timeout."""
+
+
+class UnknownDependencyError(PerformanceError, ValueError):
+	"""A job depends on a job id the coordinator does not know (never submitted, or its record expired)."""
+
+
+class NoSuchJobError(PerformanceError, LookupError):
+	"""No record of a job with this id exists (never submitted, or its record expired)."""
+
+
+class JobInterrupt(BaseException):
+	"""Raised inside a running job to stop it; a BaseException so a job's ``except Exception`` cannot swallow it."""
+
+
+class JobCancelledError(JobInterrupt):
+	"""The running job was cancelled."""
+
+
+class JobTimeoutError(JobInterrupt):
+	"""The running job exceeded its timeout."""
+
+
+class JobLeaseLostError(JobInterrupt):
+	"""The running job's slot lease expired or was taken away; it must stop so it never runs twice at once."""
+
+
+class JobDispatchError(PerformanceError):
+	"""A job could not be handed to RQ; it stays waiting and a later dispatch or reconcile retries."""

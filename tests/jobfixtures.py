@@ -1,0 +1,159 @@
+"""Importable job functions for the coordinator tests (workers import jobs by dotted path),
+and a pool of real RQ worker processes.
+
+Every job records what it did under the test's own namespace (``jobtest`` keys), using the
+Redis connection of the RQ job running it.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from verenigingen.performance.keys import KeyBuilder
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_RAISE_MAX = "if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end"
+
+
+def _redis():
+	from rq import get_current_job
+
+	return get_current_job().connection
+
+
+def _key(namespace: str, *parts) -> str:
+	return KeyBuilder(namespace).key("jobtest", *parts)
+
+
+def noop() -> None:
+	"""Does nothing: for throughput measurements."""
+
+
+def track(namespace: str, priority: str, label: str, hold: float = 0.0) -> None:
+	"""Count this run and how many jobs of ``priority`` run at this moment (and the maximum seen)."""
+	r = _redis()
+	current = _key(namespace, "current", priority)
+	n = r.incr(current)
+	try:
+		r.eval(_RAISE_MAX, 1, _key(namespace, "max", priority), n)
+		r.hincrby(_key(namespace, "runs"), label, 1)
+		if hold:
+			time.sleep(hold)
+	finally:
+		r.decr(current)
+
+
+def record(namespace: str, label: str) -> None:
+	"""Append ``label`` to the start order and count the run."""
+	r = _redis()
+	r.rpush(_key(namespace, "order"), label)
+	r.hincrby(_key(namespace, "runs"), label, 1)
+
+
+def gate(namespace: str, label: str, limit: float = 30.0) -> None:
+	"""Record the start, then wait (in short slices, so it can be interrupted) until the gate opens."""
+	record(namespace, label)
+	r = _redis()
+	deadline = time.monotonic() + limit
+	while not r.exists(_key(namespace, "gate")):
+		if time.monotonic() > deadline:
+			raise TimeoutError("the test never opened the gate")
+		time.sleep(0.01)
+	r.rpush(_key(namespace, "passed"), label)
+
+
+def fail_times(namespace: str, label: str, failures: int) -> str:
+	"""Fail the first ``failures`` runs, then succeed."""
+	r = _redis()
+	n = r.hincrby(_key(namespace, "runs"), label, 1)
+	if n <= failures:
+		raise RuntimeError(f"planned failure {n} of {failures}")
+	return "ok"
+
+
+def slow_first(namespace: str, label: str, seconds: float = 30.0) -> None:
+	"""The first run stalls (for the SIGKILL test); later runs return at once."""
+	r = _redis()
+	n = r.hincrby(_key(namespace, "runs"), label, 1)
+	if n == 1:
+		r.set(_key(namespace, "stalling"), os.getpid())
+		deadline = time.monotonic() + seconds
+		while time.monotonic() < deadline:
+			time.sleep(0.01)
+
+
+def sleep_slices(seconds: float) -> None:
+	"""Sleep in short slices (so a timeout or cancel can interrupt between them)."""
+	deadline = time.monotonic() + seconds
+	while time.monotonic() < deadline:
+		time.sleep(0.01)
+
+
+class WorkerPool:
+	"""Real RQ worker processes (``rq.SimpleWorker``, no fork per job) on the given queues."""
+
+	def __init__(self, queues: list[str], redis_settings: dict):
+		self.queues = list(queues)
+		self.redis_settings = redis_settings
+		self.procs: list[subprocess.Popen] = []
+
+	def start(self, n: int = 1) -> list[subprocess.Popen]:
+		env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+		started = []
+		for _ in range(n):
+			cmd = [
+				sys.executable, "-m", "tests.jobfixtures",
+				self.redis_settings["host"], str(self.redis_settings["port"]), ",".join(self.queues),
+			]  # fmt: skip
+			proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+			self.procs.append(proc)
+			started.append(proc)
+		return started
+
+	def kill(self, proc: subprocess.Popen) -> None:
+		proc.send_signal(signal.SIGKILL)
+		proc.wait(timeout=10)
+
+	def stop(self) -> None:
+		for proc in self.procs:
+			if proc.poll() is None:
+				proc.send_signal(signal.SIGTERM)
+		deadline = time.monotonic() + 5
+		for proc in self.procs:
+			try:
+				proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+			except subprocess.TimeoutExpired:
+				proc.kill()
+				proc.wait(timeout=5)
+			if proc.stderr:
+				proc.stderr.close()
+		self.procs.clear()
+
+
+def wait_for(condition, timeout: float = 30.0, interval: float = 0.02, message: str = "condition"):
+	"""Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+	deadline = time.monotonic() + timeout
+	while True:
+		value = condition()
+		if value:
+			return value
+		if time.monotonic() > deadline:
+			raise AssertionError(f"timed out after {timeout} s waiting for {message}")
+		time.sleep(interval)
+
+
+def _work(host: str, port: int, queues: str) -> None:
+	import redis
+	from rq import SimpleWorker
+
+	connection = redis.Redis(host=host, port=port)
+	worker = SimpleWorker(queues.split(","), connection=connection)
+	worker.work(logging_level="WARNING", with_scheduler=False)
+
+
+if __name__ == "__main__":
+	_work(sys.argv[1], int(sys.argv[2]), sys.argv[3])

@@ -1,0 +1,368 @@
+"""The priority job coordinator against real Redis and real RQ worker processes."""
+
+import os
+
+import pytest
+
+from tests.jobfixtures import WorkerPool, wait_for
+from verenigingen.performance.exceptions import (
+	InvalidJobError,
+	NoSuchJobError,
+	UnknownDependencyError,
+)
+from verenigingen.performance.jobs import (
+	JobCoordinator,
+	LoadController,
+	LoadReading,
+	Priority,
+	RetryPolicy,
+	RQEnqueuer,
+	prefixed_queues,
+	worker_queue_names,
+)
+from verenigingen.performance.jobs.tracking import percentile
+from verenigingen.performance.keys import KeyBuilder
+
+FIX = "tests.jobfixtures"
+
+
+def _redis_settings() -> dict:
+	return {
+		"host": os.environ.get("VERENIGINGEN_REDIS_HOST", "127.0.0.1"),
+		"port": int(os.environ.get("VERENIGINGEN_REDIS_PORT", "6379")),
+	}
+
+
+@pytest.fixture
+def job_queues(namespace):
+	return prefixed_queues(f"{namespace}-")
+
+
+@pytest.fixture
+def workers(redis, job_queues):
+	pool = WorkerPool(worker_queue_names(job_queues), _redis_settings())
+	yield pool
+	pool.stop()
+	from rq import Queue
+
+	for name in set(job_queues.values()):
+		Queue(name, connection=redis).delete(delete_jobs=True)
+
+
+def coordinator(redis, namespace, job_queues, **kwargs) -> JobCoordinator:
+	kwargs.setdefault("load_controller", None)
+	return JobCoordinator(redis, namespace, RQEnqueuer(redis), queues=job_queues, **kwargs)
+
+
+class Recorder:
+	"""An enqueuer that only records the calls (for tests of admission without workers)."""
+
+	def __init__(self):
+		self.calls = []
+
+	def __call__(self, method, *, queue, job_id, timeout, at_front, kwargs):
+		self.calls.append(dict(method=method, queue=queue, job_id=job_id, at_front=at_front, kwargs=kwargs))
+		return job_id
+
+
+def tkey(namespace, *parts):
+	return KeyBuilder(namespace).key("jobtest", *parts)
+
+
+def runs(redis, namespace) -> dict:
+	return {k.decode(): int(v) for k, v in redis.hgetall(tkey(namespace, "runs")).items()}
+
+
+def status_is(coord, job_id, *statuses):
+	return lambda: coord.status(job_id)["status"] in statuses
+
+
+# ---------------------------------------------------------------- without workers
+
+
+def test_priority_and_retry_policy_validation():
+	assert Priority.parse("BULK") is Priority.BULK
+	assert [p.rank for p in Priority] == [0, 1, 2, 3, 4]
+	with pytest.raises(InvalidJobError, match="unknown priority 'urgent'"):
+		Priority.parse("urgent")
+	policy = RetryPolicy(3, 30)
+	assert [policy.interval(n) for n in (1, 2, 3)] == [30, 60, 120]
+	with pytest.raises(InvalidJobError, match="max_retries"):
+		RetryPolicy(-1, 1)
+	with pytest.raises(InvalidJobError, match="backoff"):
+		RetryPolicy(1, 1, 0.5)
+
+
+def test_submit_rejects_bad_input_and_records_nothing(redis, namespace, keys):
+	coord = JobCoordinator(redis, namespace, Recorder(), load_controller=None)
+	with pytest.raises(InvalidJobError, match="dotted path"):
+		coord.submit("noop")
+	with pytest.raises(InvalidJobError, match="cannot be imported"):
+		coord.submit("tests.no_such_module.fn")
+	with pytest.raises(InvalidJobError, match="has no function"):
+		coord.submit(f"{FIX}.missing")
+	with pytest.raises(InvalidJobError, match="JSON-serialisable"):
+		coord.submit(f"{FIX}.noop", {"x": object()})
+	with pytest.raises(InvalidJobError, match="job_id"):
+		coord.submit(f"{FIX}.noop", job_id="a:b")
+	with pytest.raises(InvalidJobError, match="timeout"):
+		coord.submit(f"{FIX}.noop", timeout=0)
+	with pytest.raises(UnknownDependencyError, match="'ghost'"):
+		coord.submit(f"{FIX}.noop", depends_on=["ghost"], job_id="j1")
+	with pytest.raises(NoSuchJobError):
+		coord.status("j1")
+	with pytest.raises(InvalidJobError, match="cap of bulk"):
+		JobCoordinator(redis, namespace, Recorder(), caps={"bulk": 0}, load_controller=None)
+
+
+def test_admission_is_bounded_by_the_caps_and_goes_by_priority(redis, namespace):
+	rec = Recorder()
+	coord = JobCoordinator(redis, namespace, rec, load_controller=None, caps={"normal": 2})
+	for i in range(4):
+		coord.submit(f"{FIX}.noop", priority="bulk", job_id=f"b{i}")
+	for i in range(4):
+		coord.submit(f"{FIX}.noop", priority="normal", job_id=f"n{i}")
+	assert [c["kwargs"]["coordinated_job"] for c in rec.calls] == ["b0", "n0", "n1"]
+	assert [c["queue"] for c in rec.calls] == ["long", "default", "default"]
+	coord.submit(f"{FIX}.noop", priority="critical", job_id="c0")
+	assert rec.calls[-1]["queue"] == "short" and rec.calls[-1]["at_front"] is True
+	status = coord.queue_status()["priorities"]
+	assert status["bulk"]["slots_in_use"] == 1 and status["bulk"]["counts"]["waiting"] == 4
+	assert status["normal"]["slots_in_use"] == 2
+	assert coord.status("n3")["status"] == "waiting" and coord.status("n3")["phase"] == "waiting"
+	# another site on the same Redis has slots of its own
+	other = JobCoordinator(redis, namespace + "-other", Recorder(), load_controller=None)
+	try:
+		other.submit(f"{FIX}.noop", priority="bulk", job_id="b0")
+		assert other.queue_status()["priorities"]["bulk"]["slots_in_use"] == 1
+		with pytest.raises(NoSuchJobError):
+			other.status("n0")
+	finally:
+		for key in redis.scan_iter(match=KeyBuilder(namespace + "-other").pattern("jobs"), count=500):
+			redis.unlink(key)
+
+
+def test_failed_enqueue_leaves_the_job_waiting_and_the_slot_free(redis, namespace):
+	from verenigingen.performance.exceptions import JobDispatchError
+
+	def broken(method, **kwargs):
+		raise ConnectionError("RQ is down")
+
+	coord = JobCoordinator(redis, namespace, broken, load_controller=None)
+	with pytest.raises(JobDispatchError, match="RQ is down"):
+		coord.submit(f"{FIX}.noop", job_id="j1")
+	assert coord.status("j1")["phase"] == "waiting"
+	assert coord.queue_status()["priorities"]["normal"]["slots_in_use"] == 0
+	rec = Recorder()
+	coord.enqueue = rec
+	assert coord.dispatch() == 1 and rec.calls[0]["kwargs"]["coordinated_job"] == "j1"
+
+
+def test_cancel_of_waiting_job_and_dedup_without_workers(redis, namespace):
+	rec = Recorder()
+	coord = JobCoordinator(redis, namespace, rec, load_controller=None, caps={"normal": 1})
+	assert coord.submit(f"{FIX}.noop", job_id="a") == "a"
+	assert coord.submit(f"{FIX}.noop", job_id="w") == "w"
+	assert coord.submit(f"{FIX}.noop", job_id="w") == "w"  # deduplicated: still one job
+	assert coord.queue_status()["priorities"]["normal"]["counts"]["waiting"] == 2
+	assert coord.cancel("w")["status"] == "cancelled"
+	assert coord.status("w")["status"] == "cancelled"
+	assert coord.queue_status()["priorities"]["normal"]["counts"]["waiting"] == 1
+	with pytest.raises(NoSuchJobError):
+		coord.cancel("nope")
+
+
+def test_load_controller_lowers_and_restores_caps_with_hysteresis(redis, namespace):
+	readings = iter(
+		[
+			LoadReading(50, 50),
+			LoadReading(95, 50),
+			LoadReading(90, 50),
+			LoadReading(80, 85),
+			LoadReading(60, 70),
+		]
+	)
+	rec = Recorder()
+	coord = JobCoordinator(redis, namespace, rec, load_controller=LoadController(lambda: next(readings)))
+
+	def caps():
+		return {p: v["effective_cap"] for p, v in coord.queue_status()["priorities"].items()}
+
+	base = {"critical": 2, "high": 3, "normal": 5, "low": 2, "bulk": 1}
+	assert coord.reconcile()["load"]["changed"] == {}  # calm
+	assert caps() == base
+	coord.reconcile()  # CPU 95 %: pressure
+	assert caps() == {"critical": 2, "high": 3, "normal": 3, "low": 1, "bulk": 1}
+	coord.reconcile()  # still pressure: lower again, never below 1
+	assert caps() == {"critical": 2, "high": 3, "normal": 2, "low": 1, "bulk": 1}
+	for i in range(4):
+		coord.submit(f"{FIX}.noop", job_id=f"n{i}")
+	assert len(rec.calls) == 2  # the lowered cap holds admission
+	coord.reconcile()  # CPU 80, memory 85: between the marks, nothing changes (hysteresis)
+	assert caps()["normal"] == 2
+	result = coord.reconcile()  # calm again: restored, and the waiting jobs go
+	assert caps() == base
+	assert result["dispatched"] == 2
+	load = coord.queue_status()["load"]
+	assert load["state"] == "calm" and load["reading"] == {"cpu_percent": 60.0, "memory_percent": 70.0}
+	assert [c["state"] for c in load["changes"]] == ["calm", "pressure", "pressure"]
+	assert load["changes"][0]["caps"]["normal"] == {"from": 2, "to": 5}
+
+
+def test_percentile_is_nearest_rank():
+	assert percentile([], 0.5) is None
+	assert percentile([3, 1, 2, 4], 0.5) == 2
+	assert percentile(list(range(1, 101)), 0.95) == 95
+
+
+# ---------------------------------------------------------------- with RQ worker processes
+
+
+@pytest.mark.slow
+def test_caps_hold_across_four_workers_and_every_job_runs_once(redis, namespace, job_queues, workers):
+	coord = coordinator(redis, namespace, job_queues)
+	per_priority = 150
+	ids = []
+	for n in range(per_priority):
+		for p in Priority:
+			label = f"{p.value}-{n}"
+			ids.append(coord.submit(f"{FIX}.track", {"namespace": namespace, "priority": p.value, "label": label, "hold": 0.004}, priority=p, job_id=label))  # fmt: skip
+	workers.start(4)
+	wait_for(
+		lambda: sum(v["counts"]["finished"] for v in coord.queue_status()["priorities"].values()) == len(ids),
+		timeout=120,
+		interval=0.2,
+		message="every job to finish",
+	)
+	observed = {p.value: int(redis.get(tkey(namespace, "max", p.value)) or 0) for p in Priority}
+	for p in Priority:
+		assert 1 <= observed[p.value] <= coord.caps[p], observed
+	assert observed["bulk"] == 1
+	assert max(observed.values()) >= 2, f"no concurrency happened at all: {observed}"
+	done = runs(redis, namespace)
+	assert len(done) == len(ids) and set(done.values()) == {1}
+	status = coord.queue_status()["priorities"]
+	for p in Priority:
+		entry = status[p.value]
+		assert entry["slots_in_use"] == 0 and entry["counts"]["finished"] == per_priority
+		assert entry["samples"] == per_priority and entry["run_p95"] >= entry["run_p50"] >= 0.004
+		assert entry["throughput_per_minute"] > 0
+	assert all(coord.status(i)["status"] == "finished" for i in ids[:20])
+
+
+@pytest.mark.slow
+def test_critical_job_starts_before_earlier_waiting_normal_and_bulk(redis, namespace, job_queues, workers):
+	coord = coordinator(redis, namespace, job_queues, caps={"critical": 1, "normal": 1, "bulk": 1})
+	workers.start(1)
+	kw = {"namespace": namespace}
+	coord.submit(f"{FIX}.gate", {**kw, "label": "blocker"}, priority="normal", job_id="blocker")
+	wait_for(status_is(coord, "blocker", "running"), message="the blocker to run")
+	for i in range(2):
+		coord.submit(f"{FIX}.record", {**kw, "label": f"normal{i}"}, priority="normal", job_id=f"normal{i}")
+		coord.submit(f"{FIX}.record", {**kw, "label": f"bulk{i}"}, priority="bulk", job_id=f"bulk{i}")
+	coord.submit(f"{FIX}.record", {**kw, "label": "critical"}, priority="critical", job_id="critical")
+	redis.set(tkey(namespace, "gate"), 1)
+	wait_for(lambda: redis.llen(tkey(namespace, "order")) == 6, message="all six jobs to start")
+	order = [x.decode() for x in redis.lrange(tkey(namespace, "order"), 0, -1)]
+	assert order[:2] == ["blocker", "critical"], order
+	assert order.index("normal0") < order.index("normal1") and order.index("bulk0") < order.index("bulk1")
+
+
+@pytest.mark.slow
+def test_sigkilled_worker_job_runs_again_and_slot_comes_back(redis, namespace, job_queues, workers):
+	coord = coordinator(redis, namespace, job_queues, lease_ttl=1.0)
+	(victim,) = workers.start(1)
+	job = coord.submit(
+		f"{FIX}.slow_first", {"namespace": namespace, "label": "k"}, retry=RetryPolicy(2, 0.1), job_id="k"
+	)
+	wait_for(lambda: redis.exists(tkey(namespace, "stalling")), message="the first attempt to stall")
+	assert coord.status(job)["status"] == "running"
+	workers.kill(victim)
+	workers.start(1)
+
+	def finished():
+		coord.reconcile()
+		return coord.status(job)["status"] == "finished"
+
+	wait_for(finished, timeout=30, interval=0.1, message="the job to run again and finish")
+	record = coord.status(job)
+	assert record["attempts"] == 2 and "worker lost" in record["error"]
+	assert runs(redis, namespace) == {"k": 2}
+	assert coord.queue_status()["priorities"]["normal"]["slots_in_use"] == 0
+
+
+@pytest.mark.slow
+def test_retries_timeouts_and_dependencies(redis, namespace, job_queues, workers):
+	coord = coordinator(redis, namespace, job_queues)
+	kw = {"namespace": namespace}
+	workers.start(2)
+	quick = RetryPolicy(3, 0.05, 2)
+	flaky = coord.submit(
+		f"{FIX}.fail_times", {**kw, "label": "flaky", "failures": 2}, retry=quick, job_id="flaky"
+	)
+	doomed = coord.submit(f"{FIX}.fail_times", {**kw, "label": "doomed", "failures": 9}, retry=RetryPolicy(1, 0.05), job_id="doomed")  # fmt: skip
+	slow = coord.submit(
+		f"{FIX}.sleep_slices", {"seconds": 20}, retry=RetryPolicy(0, 0), timeout=0.5, job_id="slow"
+	)
+	after_flaky = coord.submit(
+		f"{FIX}.record", {**kw, "label": "after_flaky"}, depends_on=[flaky], job_id="af"
+	)
+	after_doomed = coord.submit(
+		f"{FIX}.record", {**kw, "label": "after_doomed"}, depends_on=[doomed], job_id="ad"
+	)
+	chained = coord.submit(
+		f"{FIX}.record", {**kw, "label": "chained"}, depends_on=[after_doomed], job_id="ch"
+	)
+	tolerant = coord.submit(f"{FIX}.record", {**kw, "label": "tolerant"}, depends_on=[doomed], job_id="tol", accept_dependency_failure=True)  # fmt: skip
+	assert (
+		coord.status(after_flaky)["status"] == "waiting" and coord.status(after_flaky)["phase"] == "blocked"
+	)
+
+	def settled():
+		coord.dispatch()  # retries become due between runner calls
+		return all(
+			coord.status(j)["status"] in ("finished", "failed", "dependency_failed")
+			for j in (flaky, doomed, slow, after_flaky, after_doomed, chained, tolerant)
+		)
+
+	wait_for(settled, timeout=30, interval=0.05, message="every job to settle")
+	f = coord.status(flaky)
+	assert f["status"] == "finished" and f["attempts"] == 3
+	d = coord.status(doomed)
+	assert d["status"] == "failed" and d["attempts"] == 2
+	assert "planned failure 2" in d["error"] and "RuntimeError" in d["traceback"]
+	s = coord.status(slow)
+	assert s["status"] == "failed" and "JobTimeoutError" in s["error"] and s["run_time"] < 10
+	a = coord.status(after_flaky)
+	assert a["status"] == "finished" and a["first_started"] >= f["ended"]
+	assert coord.status(after_doomed)["status"] == "dependency_failed"
+	assert "doomed ended as failed" in coord.status(after_doomed)["error"]
+	assert coord.status(chained)["status"] == "dependency_failed"
+	assert coord.status(tolerant)["status"] == "finished"
+	assert "after_doomed" not in runs(redis, namespace) and "chained" not in runs(redis, namespace)
+	# a dependency that already failed for good: the dependent ends at once
+	late = coord.submit(f"{FIX}.record", {**kw, "label": "late"}, depends_on=[doomed], job_id="late")
+	assert coord.status(late)["status"] == "dependency_failed"
+	counts = coord.queue_status()["priorities"]["normal"]["counts"]
+	assert counts["failed"] == 2 and counts["dependency_failed"] == 3 and counts["waiting"] == 0
+
+
+@pytest.mark.slow
+def test_dedup_and_cancel_of_waiting_and_running_jobs(redis, namespace, job_queues, workers):
+	coord = coordinator(redis, namespace, job_queues, caps={"normal": 1}, lease_ttl=3.0)
+	kw = {"namespace": namespace}
+	workers.start(1)
+	coord.submit(f"{FIX}.gate", {**kw, "label": "held"}, job_id="held")
+	wait_for(status_is(coord, "held", "running"), message="the held job to run")
+	assert coord.submit(f"{FIX}.gate", {**kw, "label": "held"}, job_id="held") == "held"
+	coord.submit(f"{FIX}.record", {**kw, "label": "queued"}, job_id="queued")
+	assert coord.cancel("queued")["status"] == "cancelled"
+	answer = coord.cancel("held")
+	assert answer["status"] == "running" and answer["stop_requested"]
+	wait_for(status_is(coord, "held", "cancelled"), timeout=15, message="the running job to stop")
+	assert coord.queue_status()["priorities"]["normal"]["slots_in_use"] == 0
+	assert runs(redis, namespace) == {"held": 1}
+	assert redis.llen(tkey(namespace, "passed")) == 0  # it stopped inside the gate, never passed it
+	coord.submit(f"{FIX}.record", {**kw, "label": "next"}, job_id="next")
+	wait_for(status_is(coord, "next", "finished"), message="the next job to run in the freed slot")
+	assert "queued" not in runs(redis, namespace)

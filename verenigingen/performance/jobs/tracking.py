@@ -1,0 +1,73 @@
+"""Per-priority samples of queue wait and run time, and the statistics queue_status() reports.
+
+Each priority keeps its most recent samples in two capped Redis lists (``"<time> <seconds>"``
+entries, newest first). Statistics summarise the samples of a recent window: p50 and p95 by
+nearest rank, and throughput as finished jobs per minute over the span the samples cover.
+"""
+
+import math
+from collections.abc import Sequence
+
+from ..keys import KeyBuilder
+from .priority import Priority
+
+
+def sample_key(keys: KeyBuilder, priority: Priority, kind: str) -> str:
+	return keys.key("jobs", "samples", priority.value, kind)
+
+
+def record_sample(
+	pipe, keys: KeyBuilder, priority: Priority, kind: str, at: float, seconds: float, kept: int
+):
+	"""Queue a sample on a pipeline (the caller executes it with its other writes)."""
+	key = sample_key(keys, priority, kind)
+	pipe.lpush(key, f"{at:.6f} {max(seconds, 0.0):.6f}")
+	pipe.ltrim(key, 0, kept - 1)
+
+
+def parse_samples(raw: Sequence, now: float, window: float) -> list[tuple[float, float]]:
+	"""(time, seconds) pairs of the samples no older than ``window`` seconds."""
+	out = []
+	for entry in raw:
+		text = entry.decode() if isinstance(entry, bytes) else entry
+		at, _, value = text.partition(" ")
+		at = float(at)
+		if now - at <= window:
+			out.append((at, float(value)))
+	return out
+
+
+def percentile(values: Sequence[float], fraction: float) -> float | None:
+	"""The nearest-rank percentile (``fraction`` 0.5 for p50), None for no values."""
+	if not values:
+		return None
+	ordered = sorted(values)
+	rank = max(1, math.ceil(fraction * len(ordered)))
+	return ordered[rank - 1]
+
+
+def summarise(
+	waits: list[tuple[float, float]], runs: list[tuple[float, float]], now: float, window: float, full: bool
+) -> dict:
+	"""p50/p95 of wait and run time and throughput (finished jobs per minute).
+
+	Throughput counts the run samples in the window; when the sample list is full (``full``) the
+	window is cut to the span the samples cover, so a busy priority is not under-reported."""
+	span = window
+	if full and runs:
+		span = max(now - min(at for at, _ in runs), 1e-6)
+	span = max(span, 1e-6)
+	wait_values = [v for _, v in waits]
+	run_values = [v for _, v in runs]
+	return {
+		"wait_p50": _round(percentile(wait_values, 0.50)),
+		"wait_p95": _round(percentile(wait_values, 0.95)),
+		"run_p50": _round(percentile(run_values, 0.50)),
+		"run_p95": _round(percentile(run_values, 0.95)),
+		"samples": len(run_values),
+		"throughput_per_minute": round(len(run_values) * 60.0 / span, 3) if run_values else 0.0,
+	}
+
+
+def _round(value: float | None) -> float | None:
+	return None if value is None else round(value, 6)
