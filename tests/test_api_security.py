@@ -2,62 +2,13 @@
 authorisation matrix holds for every endpoint (discovered, so endpoints added later are covered),
 and malformed input is rejected with a message naming the argument."""
 
-import ast
 import importlib
 import inspect
 import typing
-from pathlib import Path
 
 import pytest
 
-APP_DIR = Path(__file__).resolve().parents[1] / "verenigingen"
-GUARDS = {"admin_only", "require_roles"}
-
-
-def _name(node) -> str:
-	"""The last name of a decorator expression: frappe.whitelist() -> whitelist, guard.admin_only -> admin_only."""
-	if isinstance(node, ast.Call):
-		node = node.func
-	if isinstance(node, ast.Attribute):
-		return node.attr
-	if isinstance(node, ast.Name):
-		return node.id
-	return ""
-
-
-def _is_whitelist(node) -> bool:
-	target = node.func if isinstance(node, ast.Call) else node
-	return (
-		isinstance(target, ast.Attribute) and target.attr == "whitelist" and _name(target.value) == "frappe"
-	)
-
-
-def scan_whitelisted(root: Path = APP_DIR) -> list[dict]:
-	"""Every function decorated with @frappe.whitelist under ``root``: its module, name, whether a role
-	guard sits below the whitelist decorator, and which arguments lack a type annotation."""
-	found = []
-	for path in sorted(root.rglob("*.py")):
-		tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-		module = ".".join(path.relative_to(root.parent).with_suffix("").parts)
-		for node in ast.walk(tree):
-			if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-				continue
-			positions = [i for i, d in enumerate(node.decorator_list) if _is_whitelist(d)]
-			if not positions:
-				continue
-			below = [_name(d) for d in node.decorator_list[positions[0] + 1 :]]
-			args = node.args.posonlyargs + node.args.args + node.args.kwonlyargs
-			unannotated = [a.arg for a in args if a.annotation is None and a.arg not in ("self", "cls")]
-			found.append(
-				{
-					"module": module,
-					"name": node.name,
-					"path": f"{module}.{node.name}",
-					"guarded": bool(GUARDS.intersection(below)),
-					"unannotated": unannotated,
-				}
-			)
-	return found
+from verenigingen.performance.api_audit import coverage, scan_whitelisted
 
 
 def test_the_scanner_tells_guarded_from_unguarded(tmp_path):
@@ -225,3 +176,20 @@ def test_measure_member_performance_profiles_the_member_page(frappe_site):
 	frappe_site.login("desk.user@example.org", ("Desk User",))
 	with pytest.raises(frappe.PermissionError):
 		measure_member_performance(member=member)
+
+
+def test_coverage_counts_offenders(tmp_path):
+	pkg = tmp_path / "app"
+	pkg.mkdir()
+	(pkg / "a.py").write_text(
+		"import frappe\n@frappe.whitelist()\n@admin_only\ndef ok(a: int):\n\treturn a\n"
+		"@frappe.whitelist()\n@admin_only\ndef loose(a, b: int):\n\treturn a\n"
+		"@frappe.whitelist()\ndef bare(a: int):\n\treturn a\n"
+	)
+	assert coverage(pkg) == {
+		"endpoints": 3,
+		"guarded": 2,
+		"annotated": 2,
+		"unguarded": ["app.a.bare"],
+		"unannotated": {"app.a.loose": ["a"]},
+	}

@@ -71,6 +71,18 @@ _EXPORTS: dict[str, str] = {
 	"profile_member": "profiler",
 	"MemberNotFoundError": "exceptions",
 	"BaselineFileError": "exceptions",
+	# baselines, readiness, API audit
+	"Suite": "baselines",
+	"OPERATIONS": "baselines",
+	"establish_baselines": "baselines",
+	"compare_baselines": "baselines",
+	"load_baselines": "baselines",
+	"write_baselines": "baselines",
+	"validate_baselines": "baselines",
+	"ReadinessInputs": "readiness",
+	"validate_readiness": "readiness",
+	"readiness_score": "readiness",
+	"scan_whitelisted": "api_audit",
 }
 
 __all__ = sorted(_EXPORTS)

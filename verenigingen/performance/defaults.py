@@ -108,3 +108,21 @@ JOB_LOAD_CPU_LOW = 70.0  # CPU percent under which (with memory under its low ma
 JOB_LOAD_MEMORY_LOW = 80.0  # memory percent under which (with CPU under its low mark) caps are restored
 JOB_LOAD_CHANGES_KEPT = 50  # cap changes of the load controller kept for queue_status()
 JOB_RECONCILE_BATCH = 200  # expired leases / due retries handled per reconcile pass
+
+# ---------------------------------------------------------------- readiness
+# Weights of the readiness score (README): 100 x sum(weight x value) / sum(weights).
+READINESS_WEIGHTS = {
+	"cache": 20,  # the cache serves most reads: without it every page goes to the database
+	"invalidation": 15,  # stale data after a change is a correctness problem, not only a slow one
+	"jobs": 15,  # background work (index DDL, snapshots, baselines) runs through the coordinator
+	"database": 20,  # connection, version, catalog indexes: the floor every screen stands on
+	"monitoring": 10,  # samples and snapshots: the layer can see itself
+	"api_security": 15,  # every whitelisted function guarded and typed
+	"baselines": 5,  # a reference to compare against, and no regression in the last compare
+}
+READINESS_CACHE_MAX_MS = 20.0  # a Redis probe round trip slower than this is degraded
+READINESS_PING_TIMEOUT = 10.0  # seconds the ping job may take through the coordinator and a worker
+READINESS_RECONCILE_MAX_AGE = 180.0  # seconds since the coordinator's last reconcile before it is stale
+READINESS_MONITORING_MINUTES = 15  # minutes in which metric samples must have been recorded
+READINESS_SNAPSHOT_MAX_AGE = 900.0  # seconds since the last Performance Snapshot before it is stale
+READINESS_MIN_MARIADB = (10, 6)  # the oldest MariaDB Frappe v15 supports

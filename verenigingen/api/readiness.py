@@ -1,0 +1,42 @@
+"""Whitelisted readiness check: is every component of the performance layer working on this site?"""
+
+from pathlib import Path
+
+import frappe
+from frappe.rate_limiter import rate_limit
+
+import verenigingen
+from verenigingen import frappe_bridge
+from verenigingen.api.guard import admin_only
+from verenigingen.performance.defaults import API_RATE_LIMIT_EXPENSIVE, API_RATE_LIMIT_SECONDS
+from verenigingen.performance.readiness import ReadinessInputs, validate_readiness
+
+BASELINES_CONFIG_KEY = "verenigingen_baselines_path"  # site config: where performance_baselines.json lives
+
+
+def baselines_path() -> str:
+	"""The site's baselines file: the site config key, else the one committed with the app."""
+	default = Path(verenigingen.__file__).resolve().parents[1] / "performance_baselines.json"
+	return frappe_bridge.site_config(BASELINES_CONFIG_KEY) or str(default)
+
+
+def _coordinator():
+	"""The site's job coordinator, where the bridge offers one (the job coordinator's shell)."""
+	factory = getattr(frappe_bridge, "job_coordinator", None)
+	return factory() if callable(factory) else None
+
+
+@frappe.whitelist()
+@admin_only
+@rate_limit(limit=API_RATE_LIMIT_EXPENSIVE, seconds=API_RATE_LIMIT_SECONDS)
+def validate_performance_infrastructure() -> dict:
+	"""Probe the cache, invalidation, job coordinator, database, monitoring, API security and
+	baselines for real; return each one's status, evidence and recommendation, and the score."""
+	inputs = ReadinessInputs(
+		db=frappe_bridge.database(),
+		redis=frappe_bridge.redis_client(),
+		namespace=frappe_bridge.namespace(),
+		coordinator=_coordinator(),
+		baselines_path=baselines_path(),
+	)
+	return validate_readiness(inputs)
