@@ -63,6 +63,15 @@ class FrappeDatabase:
 	def rollback(self) -> None:
 		frappe.db.rollback()
 
+	def pending_writes(self) -> bool:
+		"""Does the request's transaction hold writes (``frappe.db.transaction_writes``)?"""
+		return bool(getattr(frappe.db, "transaction_writes", 0))
+
+
+def in_web_request() -> bool:
+	"""True while serving an HTTP request (DDL must then go to a background job instead)."""
+	return bool(getattr(frappe.local, "request", None))
+
 
 def database() -> FrappeDatabase:
 	return FrappeDatabase()

@@ -9,3 +9,5 @@ required_apps = ["frappe"]
 # Installation
 # ------------
 after_install = "verenigingen.install.after_install"
+# the index catalogs: present after every migrate (site config verenigingen_auto_index=0 turns it off)
+after_migrate = ["verenigingen.indexes.after_migrate"]

@@ -7,6 +7,9 @@ ADMIN_ROLE = "Verenigingen Administrator"
 
 def after_install() -> None:
 	ensure_admin_role()
+	from verenigingen.indexes import ensure_catalogs
+
+	ensure_catalogs()
 
 
 def ensure_admin_role() -> None:

@@ -1,0 +1,158 @@
+"""The index manager's shell: the admin-only API, its background job, the migrate hook."""
+
+import json
+
+import pytest
+
+from verenigingen.performance.indexes import ChangeLog, IndexSpec, catalog
+
+pytestmark = pytest.mark.shell
+
+ADMIN = ("v.admin@example.org", ("Verenigingen Administrator",))
+
+
+def _db():
+	from verenigingen import frappe_bridge
+
+	return frappe_bridge.database()
+
+
+def _index_names(table):
+	import frappe
+
+	rows = frappe.db.sql(
+		"SELECT index_name FROM information_schema.statistics WHERE table_schema=DATABASE() AND table_name=%s",
+		(table,),
+	)
+	return {r[0] for r in rows}
+
+
+@pytest.mark.parametrize("action", ["status", "plan", "apply", "rollback", "redundant"])
+@pytest.mark.parametrize(
+	("user", "roles"),
+	[("Guest", ()), ("desk@example.org", ("Desk User",)), ("acc@example.org", ("Accounts User",))],
+)
+def test_non_admins_are_refused_every_action(frappe_site, user, roles, action):
+	import frappe
+
+	from verenigingen.api.indexes import database_index_manager_api
+
+	frappe.flags.in_test = True
+	frappe_site.login(user, roles)
+	with pytest.raises(frappe.PermissionError):
+		database_index_manager_api(action=action)
+	assert frappe.enqueued_jobs == []
+	assert "idx_payment_sepa_batch" not in _index_names("tabMember Payment")
+
+
+def test_status_plan_and_bad_input(frappe_site):
+	import frappe
+
+	from verenigingen.api.indexes import database_index_manager_api
+
+	frappe.flags.in_test = True
+	frappe_site.login(*ADMIN)
+	status = database_index_manager_api(action="status")
+	json.dumps(status)  # plain data
+	assert status["healthy"] is False and status["auto_apply"] is True
+	assert status["counts"] == {"missing": 6, "not applicable": 2}
+	plan = database_index_manager_api(action="plan", catalog_name="sepa")
+	assert [i["action"] for i in plan["items"]] == ["create", "create"]
+	with pytest.raises(frappe.ValidationError, match="action must be one of status, plan, apply"):
+		database_index_manager_api(action="drop everything")
+	with pytest.raises(frappe.ValidationError, match="unknown index catalog 'x'"):
+		database_index_manager_api(action="plan", catalog_name="x")
+	with pytest.raises(frappe.FrappeTypeError):
+		database_index_manager_api(action=["status"])
+
+
+def test_apply_goes_to_a_background_job_and_the_job_adds_the_indexes(frappe_site):
+	import frappe
+
+	from verenigingen.api.indexes import JOB_METHOD, database_index_manager_api, run_index_job
+
+	frappe.flags.in_test = True
+	frappe_site.login(*ADMIN)
+	result = database_index_manager_api(action="apply", catalog_name="sepa")
+	assert result["job_id"].startswith("verenigingen-index-apply-")
+	[job] = frappe.enqueued_jobs
+	assert job.method == JOB_METHOD and job.queue == "long" and job.user == ADMIN[0]
+	assert job.job_id == result["job_id"]
+	# Nothing ran in the request.
+	assert "idx_payment_sepa_batch" not in _index_names("tabMember Payment")
+	# In a request the job itself refuses; in the worker it applies, as the enqueuing user.
+	frappe.local.request = object()
+	try:
+		with pytest.raises(frappe.ValidationError, match="background job"):
+			run_index_job(**job.kwargs)
+	finally:
+		del frappe.local.request
+	outcomes = run_index_job(**job.kwargs)
+	assert {o["index"] for o in outcomes if o["action"] == "created"} == {s.name for s in catalog("sepa")}
+	assert "idx_payment_sepa_batch" in _index_names("tabMember Payment")
+	assert {e.performed_by for e in ChangeLog(_db()).entries()} == {ADMIN[0]}
+	# Everything present: nothing is enqueued.
+	again = database_index_manager_api(action="apply", catalog_name="sepa")
+	assert again["job_id"] is None and len(frappe.enqueued_jobs) == 1
+
+	rb = database_index_manager_api(action="rollback", index_names="idx_payment_sepa_batch")
+	assert rb["job_id"].startswith("verenigingen-index-rollback-")
+	assert "idx_payment_sepa_batch" in _index_names("tabMember Payment")
+	run_index_job(**frappe.enqueued_jobs[-1].kwargs)
+	assert "idx_payment_sepa_batch" not in _index_names("tabMember Payment")
+	assert "idx_mandate_status_expiry" in _index_names("tabSEPA Mandate")
+
+
+def test_redundant_reports_without_dropping(frappe_site):
+	import frappe
+
+	from verenigingen.api.indexes import database_index_manager_api
+
+	frappe.db.sql_ddl("ALTER TABLE `tabMember` ADD INDEX `dup_member_id` (`member_id`)")
+	frappe.flags.in_test = True
+	frappe_site.login(*ADMIN)
+	found = database_index_manager_api(action="redundant", doctypes="Member")
+	assert [r["index"] for r in found["redundant"]] == ["dup_member_id"]
+	assert found["redundant"][0]["drop_sql"] == "ALTER TABLE `tabMember` DROP INDEX `dup_member_id`"
+	assert "dup_member_id" in _index_names("tabMember")
+	with pytest.raises(frappe.ValidationError, match="no table"):
+		database_index_manager_api(action="redundant", doctypes="Nope")
+
+
+def test_migrate_hook_is_idempotent_and_can_be_turned_off(frappe_site):
+	import frappe
+
+	from verenigingen.indexes import after_migrate, ensure_catalogs
+
+	frappe.conf["verenigingen_auto_index"] = 0
+	report = ensure_catalogs()
+	assert report["auto_apply"] is False and len(report["missing"]) == 6 and report["created"] == []
+	assert "idx_payment_member_date" not in _index_names("tabMember Payment")
+	frappe.conf["verenigingen_auto_index"] = 1
+	after_migrate()
+	assert "idx_payment_member_date" in _index_names("tabMember Payment")
+	logged = len(ChangeLog(_db()).entries())
+	assert logged == 6
+	second = ensure_catalogs()
+	assert second["missing"] == [] and second["created"] == []
+	assert len(ChangeLog(_db()).entries()) == logged  # cheap and idempotent: nothing new
+
+
+def test_single_column_specs_of_other_apps_get_a_search_index_property_setter(frappe_site):
+	import frappe
+
+	from verenigingen.indexes import ensure_catalogs
+
+	frappe.db.sql_ddl(
+		"CREATE TABLE `tabCustomer` (name varchar(140) primary key, customer_group varchar(140)) ENGINE=InnoDB"
+	)
+	spec = IndexSpec("customer_group", "Customer", ("customer_group",), "customers of a group", app="erpnext")
+	absent = IndexSpec("territory", "Territory Thing", ("territory",), "not installed here", app="erpnext")
+	report = ensure_catalogs([spec, absent])
+	assert report["property_setters"] == ["Customer-customer_group-search_index"]
+	setter = frappe.get_doc("Property Setter", "Customer-customer_group-search_index")
+	assert (setter.doc_type, setter.field_name, setter.property, setter.value) == (
+		"Customer", "customer_group", "search_index", "1",
+	)  # fmt: skip
+	assert "customer_group" in _index_names("tabCustomer")
+	assert ensure_catalogs([spec, absent])["property_setters"] == []  # once
