@@ -75,3 +75,116 @@ def in_web_request() -> bool:
 
 def database() -> FrappeDatabase:
 	return FrappeDatabase()
+
+
+# ---------------------------------------------------------------- monitoring
+
+SETTINGS_DOCTYPE = "Performance Settings"
+
+
+def monitoring_settings_from(values: dict):
+	"""The core's MonitoringSettings from Performance Settings values (raises naming a bad field)."""
+	from verenigingen.performance.monitoring import MonitoringSettings
+
+	return MonitoringSettings.from_values(values)
+
+
+def monitoring_settings():
+	"""The site's MonitoringSettings: saved Performance Settings values over the core defaults."""
+	return monitoring_settings_from(dict(frappe.db.get_singles_dict(SETTINGS_DOCTYPE)))
+
+
+def metric_store():
+	"""The site's per-minute histograms (cheap to build; one per request)."""
+	from verenigingen.performance.histogram import MetricStore
+
+	return MetricStore(redis_client(), namespace())
+
+
+def publish_activation_level(level: int) -> None:
+	"""Store the activation level where the request hook's single Redis call reads it."""
+	metric_store().set_level(level)
+
+
+def admin_roles() -> tuple[str, ...]:
+	from verenigingen.api.guard import admin_roles as roles
+
+	return roles()
+
+
+def users_with_roles(roles) -> list[str]:
+	"""Enabled users holding any of ``roles`` (frappe.utils.user.get_users_with_role per role)."""
+	from frappe.utils.user import get_users_with_role
+
+	users: set[str] = set()
+	for role in roles:
+		users.update(get_users_with_role(role))
+	return sorted(users)
+
+
+def rq_queues() -> tuple:
+	"""(RQ connection, {queue type: RQ queue name}) of the bench, as Frappe names its queues."""
+	from frappe.utils.background_jobs import generate_qname, get_queue_list, get_redis_conn
+
+	return get_redis_conn(), {q: generate_qname(q) for q in get_queue_list()}
+
+
+def current_job_wait() -> tuple[str, float | None]:
+	"""(queue type, ms the current RQ job waited between enqueue and start)."""
+	from rq import get_current_job
+
+	job = get_current_job()
+	if job is None:
+		return "inline", None
+	queue = (job.origin or "default").rsplit(":", 1)[-1]
+	if job.enqueued_at is None or job.started_at is None:
+		return queue, None
+	return queue, (job.started_at - job.enqueued_at).total_seconds() * 1000
+
+
+def monitor(settings=None):
+	"""The core Monitor for this site, with the bench's RQ queues and the index catalog status."""
+	from verenigingen.performance.indexes import index_catalog_status
+	from verenigingen.performance.monitoring import Monitor
+
+	settings = settings or monitoring_settings()
+	db = database()
+	connection, queues = rq_queues()
+	return Monitor(
+		redis_client(), db, namespace(), settings, disk_path=frappe.get_site_path(),
+		rq_connection=connection, rq_queues=queues, index_status=lambda: index_catalog_status(db),
+	)  # fmt: skip
+
+
+# ---------------------------------------------------------------- job coordinator
+
+JOB_CAPS_CONFIG_KEY = "verenigingen_job_caps"  # site config: {"bulk": 2, ...} overrides the default caps
+JOB_RUNNER = "verenigingen.jobs.run_job"  # what bench workers run for each admitted attempt
+
+
+def job_enqueuer():
+	"""The coordinator's enqueuer over ``frappe.enqueue``: the site-scoped, deduplicated job id and
+	the bench's own queues (short, default, long) come from Frappe itself."""
+
+	def enqueue(method: str, *, queue: str, job_id: str, timeout: int, at_front: bool, kwargs: dict):
+		job = frappe.enqueue(
+			method, queue=queue, timeout=timeout, job_id=job_id, deduplicate=True, at_front=at_front, **kwargs
+		)
+		return getattr(job, "id", None)
+
+	return enqueue
+
+
+def job_coordinator():
+	"""The site's JobCoordinator, on the queue Redis bench workers read, built per call."""
+	from frappe.utils.background_jobs import get_redis_conn
+
+	from verenigingen.performance.jobs import JobCoordinator
+
+	return JobCoordinator(
+		get_redis_conn(),
+		namespace(),
+		job_enqueuer(),
+		caps=site_config(JOB_CAPS_CONFIG_KEY) or None,
+		runner=JOB_RUNNER,
+	)

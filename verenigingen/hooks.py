@@ -11,3 +11,14 @@ required_apps = ["frappe"]
 after_install = "verenigingen.install.after_install"
 # the index catalogs: present after every migrate (site config verenigingen_auto_index=0 turns it off)
 after_migrate = ["verenigingen.indexes.after_migrate"]
+
+# Monitoring: request and job timing, snapshots every five minutes, daily purge
+# ------------
+before_request = ["verenigingen.monitoring.before_request"]
+after_request = ["verenigingen.monitoring.after_request"]
+before_job = ["verenigingen.monitoring.before_job"]
+after_job = ["verenigingen.monitoring.after_job"]
+scheduler_events = {
+	"cron": {"*/5 * * * *": ["verenigingen.monitoring.take_snapshot"]},
+	"daily": ["verenigingen.monitoring.purge_snapshots"],
+}

@@ -242,6 +242,13 @@ def get_attr(method_string: str):
 	return getattr(importlib.import_module(modulename), methodname)
 
 
+def get_site_path(*joins) -> str:
+	"""frappe.get_site_path: a path inside the site folder (the double's site folder is the cwd)."""
+	import os
+
+	return os.path.join(local.__dict__.get("site_path") or os.getcwd(), *joins)
+
+
 def generate_hash(txt=None, length=56) -> str:
 	import secrets
 

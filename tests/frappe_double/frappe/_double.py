@@ -129,6 +129,11 @@ class Database:
 			return rows[0]
 		return rows[0][fields[0]] if len(fields) == 1 else tuple(rows[0][f] for f in fields)
 
+	def get_singles_dict(self, doctype, debug=False, *, for_update=False, cast=False):
+		"""frappe.db.get_singles_dict: the saved values of a single DocType (only those saved)."""
+		values = records.get(doctype, {}).get(doctype, {})
+		return frappe._dict({k: v for k, v in values.items() if k not in ("name", "doctype")})
+
 	def close(self):
 		self._conn.close()
 

@@ -1,0 +1,149 @@
+"""Monitoring's shell: the hooks record through one Redis call, the APIs are admin-only,
+settings drive the activation level, the snapshot job persists and notifies."""
+
+import pytest
+
+pytestmark = pytest.mark.shell
+
+
+class Response:
+	def __init__(self, status_code):
+		self.status_code = status_code
+
+
+class Request:
+	def __init__(self, path):
+		self.path = path
+
+
+def save_settings(**values):
+	import frappe
+
+	doc = frappe.get_doc({"doctype": "Performance Settings", "name": "Performance Settings", **values})
+	doc.save(ignore_permissions=True)
+	return doc
+
+
+def one_request(path="/api/method/verenigingen.api.x", status=200):
+	from verenigingen import monitoring
+
+	monitoring.before_request()
+	monitoring.after_request(response=Response(status), request=Request(path))
+
+
+@pytest.mark.parametrize(
+	("user", "roles", "allowed"),
+	[
+		("Guest", (), False),
+		("desk@example.org", ("Desk User",), False),
+		("vadmin@example.org", ("Verenigingen Administrator",), True),
+		("sysman@example.org", ("System Manager",), True),
+	],
+)
+def test_apis_are_admin_only(frappe_site, user, roles, allowed):
+	import frappe
+
+	from verenigingen.api.monitoring import get_performance_dashboard_data, get_performance_summary
+
+	frappe.flags.in_test = True
+	frappe_site.login(user, roles)
+	for call in (get_performance_summary, lambda: get_performance_dashboard_data("1h")):
+		if allowed:
+			assert call()["enabled"] is True
+		else:
+			with pytest.raises(frappe.PermissionError):
+				call()
+
+
+def test_request_hooks_feed_the_summary_with_one_redis_call(frappe_site, redis):
+	import frappe
+
+	from verenigingen.api.monitoring import get_performance_summary
+
+	for i in range(30):
+		one_request(status=500 if i == 0 else 200)
+	one_request("/api/resource/Member/MEM-1")
+	before = redis.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+	one_request()
+	after = redis.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+	assert after - before == 1  # the whole request: one script call
+	frappe_site.login("Administrator")
+	s = get_performance_summary()
+	assert s["key_figures"]["request_count"] == 32
+	assert set(s["endpoints"]) == {"/api/method/verenigingen.api.x", "/api/resource/Member"}
+	assert s["endpoints"]["/api/method/verenigingen.api.x"]["errors"] == 1
+	assert "requests" in s["components"] and "cache" in s["missing"]
+	assert frappe.message_log == []
+
+
+def test_activation_level_from_settings_gates_collection_and_apis(frappe_site):
+	import frappe
+
+	from verenigingen.api.monitoring import get_performance_summary
+
+	frappe_site.login("Administrator")
+	save_settings(activation_level="0")
+	one_request()
+	save_settings(activation_level="1")
+	assert get_performance_summary() == {
+		"enabled": False, "activation_level": 1, "activation": "collect only",
+		"message": "Set the activation level in Performance Settings to 2 (dashboard) or higher.",
+	}  # fmt: skip
+	one_request()
+	save_settings(activation_level="2")
+	assert get_performance_summary()["key_figures"]["request_count"] == 1  # level 0 recorded nothing
+	with pytest.raises(frappe.ValidationError, match="apdex_t_ms must be a number"):
+		save_settings(apdex_t_ms="fast")
+
+
+def test_job_hooks_record_run_time_and_failures(frappe_site):
+	from verenigingen import frappe_bridge as bridge
+	from verenigingen import monitoring
+
+	def execute_job(fn):  # the shape of frappe.utils.background_jobs.execute_job
+		monitoring.before_job(method="x", kwargs={}, transaction_type="job")
+		try:
+			return fn()
+		finally:
+			monitoring.after_job(method="x", kwargs={}, result=None)
+
+	execute_job(lambda: 1)
+	with pytest.raises(ZeroDivisionError):
+		execute_job(lambda: 1 / 0)
+	h = bridge.metric_store().window(["job_run:inline"], 1)["job_run:inline"]
+	assert (h.count, h.errors) == (2, 1)
+
+
+def test_dashboard_rejects_an_unknown_window(frappe_site):
+	import frappe
+
+	from verenigingen.api.monitoring import get_performance_dashboard_data
+
+	frappe_site.login("Administrator")
+	with pytest.raises(frappe.ValidationError, match="Unknown window"):
+		get_performance_dashboard_data("forever")
+
+
+def test_snapshot_job_persists_and_notifies_admins_of_new_alerts(frappe_site):
+	import frappe
+
+	from verenigingen import monitoring
+
+	frappe_site.login("Administrator")
+	frappe._double.add_user("vadmin@example.org", ["Verenigingen Administrator"])
+	frappe._double.add_user("clerk@example.org", ["Desk User"])
+	save_settings(activation_level="3", alert_breaches="1", request_p95_alert_ms="100")
+	for _ in range(5):
+		monitoring.before_request()
+		frappe.local.verenigingen_request_started -= 0.5  # a request that took 500 ms
+		monitoring.after_request(response=Response(200), request=Request("/app/member"))
+	result = monitoring.take_snapshot()
+	assert (
+		frappe.db.sql("SELECT COUNT(*) FROM `tabPerformance Snapshot` WHERE name=%s", (result["name"],))[0][0]
+		== 1
+	)
+	notes = list(frappe._double.records.get("Notification Log", {}).values())
+	assert {n["for_user"] for n in notes} == {"Administrator", "vadmin@example.org"}
+	assert all(n["document_type"] == "Performance Alert" for n in notes)
+	assert any("request_p95_ms" in n["subject"] for n in notes)
+	assert monitoring.purge_snapshots() == 0  # nothing older than 90 days

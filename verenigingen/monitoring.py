@@ -1,0 +1,95 @@
+"""Monitoring's Frappe shell: request and job hooks, the scheduled snapshot and purge.
+
+The hooks only time and hand the samples to the core (one Redis call per request or job);
+they never raise into the request or the job they measure (Frappe already catches
+``after_request`` errors; an ``after_job`` error would replace the job's own outcome).
+"""
+
+import sys
+import time
+
+import frappe
+from frappe import _
+
+from verenigingen import frappe_bridge as bridge
+from verenigingen.performance.monitoring import job_samples, request_samples
+
+_REQUEST_STARTED = "verenigingen_request_started"
+_JOB_STARTED = "verenigingen_job_started"
+
+
+def endpoint_name(request) -> str:
+	"""A bounded name for the request's endpoint: the method of /api/method, the DocType of
+	/api/resource, else the first path segment."""
+	path = getattr(request, "path", None) or "/"
+	parts = [p for p in path.split("/") if p]
+	if parts[:2] == ["api", "method"] and len(parts) > 2:
+		name = "/api/method/" + parts[2]
+	elif parts[:2] == ["api", "resource"] and len(parts) > 2:
+		name = "/api/resource/" + parts[2]
+	else:
+		name = "/" + (parts[0] if parts else "")
+	return name[:140]
+
+
+def before_request() -> None:
+	setattr(frappe.local, _REQUEST_STARTED, time.perf_counter())
+
+
+def after_request(response=None, request=None) -> None:
+	started = getattr(frappe.local, _REQUEST_STARTED, None)
+	if started is None:
+		return
+	setattr(frappe.local, _REQUEST_STARTED, None)
+	duration_ms = (time.perf_counter() - started) * 1000
+	status = getattr(response, "status_code", None)
+	request = request if request is not None else getattr(frappe.local, "request", None)
+	bridge.metric_store().record(request_samples(endpoint_name(request), duration_ms, status))
+
+
+def before_job(method=None, kwargs=None, transaction_type=None) -> None:
+	setattr(frappe.local, _JOB_STARTED, time.perf_counter())
+
+
+def after_job(method=None, kwargs=None, result=None) -> None:
+	"""Frappe calls this in ``execute_job``'s ``finally``: an exception in flight means the job failed."""
+	started = getattr(frappe.local, _JOB_STARTED, None)
+	if started is None:
+		return
+	setattr(frappe.local, _JOB_STARTED, None)
+	failed = sys.exc_info()[0] is not None
+	run_ms = (time.perf_counter() - started) * 1000
+	queue, wait_ms = bridge.current_job_wait()
+	try:
+		bridge.metric_store().record(job_samples(queue, run_ms, wait_ms, failed))
+	except Exception:  # must not replace the job's outcome; logged with its traceback
+		frappe.log_error(title=_("Performance monitoring could not record a job"))
+
+
+def take_snapshot() -> dict:
+	"""Scheduled every five minutes: persist a Performance Snapshot, evaluate alerts, notify."""
+	result = bridge.monitor().snapshot()
+	for alert in (result.get("alerts") or {}).get("opened", []):
+		notify_alert(alert)
+	return {"name": result.get("name"), "skipped": result.get("skipped")}
+
+
+def purge_snapshots() -> int:
+	"""Scheduled daily: delete snapshots older than the retention."""
+	return bridge.monitor().purge()
+
+
+def notify_alert(alert: dict) -> None:
+	"""A desk notification (Notification Log) for every administrator of the app."""
+	subject = _("Performance alert: {0}").format(alert["message"])
+	for user in bridge.users_with_roles(bridge.admin_roles()):
+		frappe.get_doc(
+			{
+				"doctype": "Notification Log",
+				"for_user": user,
+				"type": "Alert",
+				"subject": subject,
+				"document_type": "Performance Alert",
+				"document_name": alert["name"],
+			}
+		).insert(ignore_permissions=True)
