@@ -155,5 +155,12 @@ def _work(host: str, port: int, queues: str) -> None:
 	worker.work(logging_level="WARNING", with_scheduler=False)
 
 
+def site_record(label: str) -> None:
+	"""A job for the shell tests, run in-process as a bench worker would: records on the site's Redis."""
+	import frappe
+
+	frappe.cache.rpush(_key(frappe.local.site, "order"), label)
+
+
 if __name__ == "__main__":
 	_work(sys.argv[1], int(sys.argv[2]), sys.argv[3])

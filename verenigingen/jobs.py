@@ -1,0 +1,18 @@
+"""The job coordinator inside a Frappe site: the runner bench workers execute for every admitted
+attempt, and the per-minute scheduler entry."""
+
+from verenigingen import frappe_bridge
+from verenigingen.performance.jobs import run_attempt
+
+
+def run_job(namespace: str, coordinated_job: str, attempt_token: str, priority: str) -> str:
+	"""Run one admitted attempt (enqueued by the coordinator through ``frappe.enqueue``)."""
+	site = frappe_bridge.namespace()
+	if namespace != site:
+		raise ValueError(f"job {coordinated_job} was submitted on {namespace!r} but runs on site {site!r}")
+	return run_attempt(frappe_bridge.job_coordinator(), coordinated_job, attempt_token, priority)
+
+
+def reconcile() -> dict:
+	"""Every minute: reap expired leases, move due retries back, apply load control, dispatch."""
+	return frappe_bridge.job_coordinator().reconcile()
