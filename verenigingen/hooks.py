@@ -19,6 +19,10 @@ after_request = ["verenigingen.monitoring.after_request"]
 before_job = ["verenigingen.monitoring.before_job"]
 after_job = ["verenigingen.monitoring.after_job"]
 scheduler_events = {
-	"cron": {"*/5 * * * *": ["verenigingen.monitoring.take_snapshot"]},
+	"cron": {
+		"*/5 * * * *": ["verenigingen.monitoring.take_snapshot"],
+		# the job coordinator: expired leases, due retries, load control, dispatch
+		"* * * * *": ["verenigingen.jobs.reconcile"],
+	},
 	"daily": ["verenigingen.monitoring.purge_snapshots"],
 }
