@@ -225,3 +225,37 @@ def test_last_comparison_is_kept_per_site(redis, namespace):
 	bl.record_comparison(redis, namespace, {"ok": False, "regressions": ["a"]}, clock=lambda: 1000.0)
 	assert bl.last_comparison(redis, namespace) == {"at": 1000.0, "ok": False, "regressions": ["a"]}
 	assert bl.last_comparison(redis, namespace + "-other") is None
+
+
+@pytest.mark.slow
+def test_job_round_trip_through_the_coordinator_and_a_real_worker(seeded_db, redis, namespace):
+	import os
+
+	from rq import Queue
+
+	from tests.jobfixtures import WorkerPool
+	from verenigingen.performance.exceptions import JobRoundTripError
+	from verenigingen.performance.jobs import JobCoordinator, RQEnqueuer, prefixed_queues, worker_queue_names
+
+	queues = prefixed_queues(f"{namespace}-")
+	coordinator = JobCoordinator(redis, namespace, RQEnqueuer(redis), queues=queues, load_controller=None)
+	with pytest.raises(JobRoundTripError, match="did not finish within 0.3 s"):
+		bl.coordinator_round_trip(coordinator, timeout=0.3)(0)
+	pool = WorkerPool(
+		worker_queue_names(queues),
+		{
+			"host": os.environ.get("VERENIGINGEN_REDIS_HOST", "127.0.0.1"),
+			"port": int(os.environ.get("VERENIGINGEN_REDIS_PORT", "6379")),
+		},
+	)
+	try:
+		pool.start(1)
+		suite = bl.Suite(seeded_db, redis, namespace, job_round_trip=bl.coordinator_round_trip(coordinator))
+		ops = tuple(o for o in bl.OPERATIONS if o.name == "job_submit_round_trip")
+		op = bl.establish_baselines(suite, operations=ops, **QUICK)["operations"]["job_submit_round_trip"]
+		assert op["status"] == bl.MEASURED and op["runs"] == 10 and op["min_ms"] > 0
+		assert op["queries"] == 0  # a round trip through Redis and RQ, no SQL
+	finally:
+		pool.stop()
+		for name in set(queues.values()):
+			Queue(name, connection=redis).delete(delete_jobs=True)

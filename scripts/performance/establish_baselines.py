@@ -55,6 +55,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 		"--no-redis", action="store_true", help="measure without Redis (cache operations not measured)"
 	)
 	p.add_argument("--site", help="run inside a bench on this site's database and Redis")
+	p.add_argument("--workers", type=int, default=1, help="RQ workers to start for the job round trip "
+		"(standalone; 0: not measured)")  # fmt: skip
+	p.add_argument("--apply-indexes", action="store_true", help="apply the index catalogs before measuring")
 	p.add_argument("--runs", type=int, default=BASELINE_RUNS)
 	p.add_argument("--warmup", type=int, default=BASELINE_WARMUP)
 	p.add_argument("--rounds", type=int, default=BASELINE_ROUNDS)
@@ -109,8 +112,62 @@ def _standalone(args):
 	if not args.no_redis:
 		client = redis_lib.Redis(host=args.redis_host, port=args.redis_port, socket_timeout=10)
 		client.ping()
-	suite = bl.Suite(db, client, f"{args.database}-baselines" if client is not None else None)
+	if args.apply_indexes:
+		from verenigingen.performance.indexes import IndexManager, catalog
+
+		manager = IndexManager(db)
+		manager.apply(manager.plan(catalog("all")))
+	namespace = f"{args.database}-baselines" if client is not None else None
+	suite = bl.Suite(db, client, namespace)
+	if client is not None and args.workers > 0:
+		suite.job_round_trip = _job_round_trip(args, client, namespace)
 	return suite, {"seed": args.seed, "database": args.database}
+
+
+_WORKERS: list = []
+
+_WORKER_CODE = (
+	"import sys, redis; from rq import SimpleWorker; "
+	"SimpleWorker(sys.argv[3].split(','), connection=redis.Redis(host=sys.argv[1], port=int(sys.argv[2])))"
+	".work(logging_level='WARNING', with_scheduler=False)"
+)
+
+
+def _job_round_trip(args, client, namespace):
+	"""A coordinator on queues of this run alone, with --workers RQ worker processes on them."""
+	import subprocess
+	import time
+
+	from rq import Queue, Worker
+
+	from verenigingen.performance.jobs import JobCoordinator, RQEnqueuer, prefixed_queues, worker_queue_names
+
+	queues = prefixed_queues(f"{namespace}-")
+	names = worker_queue_names(queues)
+	env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+	for _ in range(args.workers):
+		cmd = [sys.executable, "-c", _WORKER_CODE, args.redis_host, str(args.redis_port), ",".join(names)]
+		_WORKERS.append(subprocess.Popen(cmd, cwd=ROOT, env=env))
+	deadline = time.monotonic() + 30
+	while len(Worker.all(connection=client, queue=Queue(names[0], connection=client))) < args.workers:
+		if time.monotonic() > deadline:
+			raise OSError("the RQ workers for the job round trip did not start within 30 s")
+		time.sleep(0.05)
+	coordinator = JobCoordinator(client, namespace, RQEnqueuer(client), queues=queues, load_controller=None)
+	return bl.coordinator_round_trip(coordinator)
+
+
+def _stop_workers() -> None:
+	for proc in _WORKERS:
+		if proc.poll() is None:
+			proc.terminate()
+	for proc in _WORKERS:
+		try:
+			proc.wait(timeout=10)
+		except Exception:  # a worker that does not stop on SIGTERM is killed
+			proc.kill()
+			proc.wait(timeout=10)
+	_WORKERS.clear()
 
 
 def _in_site(args):
@@ -159,6 +216,8 @@ def main(argv=None) -> int:
 	except (PerformanceError, OSError) as exc:
 		print(f"error: {exc}", file=sys.stderr)
 		return 2
+	finally:
+		_stop_workers()
 
 
 if __name__ == "__main__":

@@ -25,13 +25,14 @@ from .context import SecurityContext
 from .db import Database
 from .defaults import (
 	BASELINE_CACHED_MEMBERS,
+	BASELINE_JOB_TIMEOUT,
 	BASELINE_MIN_TOLERANCE,
 	BASELINE_ROUNDS,
 	BASELINE_RUNS,
 	BASELINE_SAMPLE_SEED,
 	BASELINE_WARMUP,
 )
-from .exceptions import BaselineFileError
+from .exceptions import BaselineFileError, JobRoundTripError
 from .profiler import ProfilingDatabase, load_member_picture
 
 SCHEMA = "verenigingen.performance_baselines"
@@ -70,7 +71,7 @@ class Suite:
 	redis: object | None = None
 	namespace: str | None = None
 	seed: int = BASELINE_SAMPLE_SEED
-	enqueue: Callable | None = None
+	job_round_trip: Callable[[int], object] | None = None  # submits one job and waits for its result
 
 	def sample(self, sql: str, n: int = 200) -> list[tuple]:
 		"""Parameter tuples drawn from the data: a deterministic shuffle of the first ``n`` rows."""
@@ -144,9 +145,9 @@ def _cache_hit(suite: Suite):
 
 
 def _job_round_trip(suite: Suite):
-	if suite.enqueue is None:
-		raise NotAvailable("no job submit function was given (the job coordinator and a worker are needed)")
-	return lambda i: suite.enqueue(i)
+	if suite.job_round_trip is None:
+		raise NotAvailable("no job coordinator with a worker was given to the baseline run")
+	return suite.job_round_trip
 
 
 OPERATIONS: tuple[Operation, ...] = (
@@ -201,6 +202,34 @@ OPERATIONS: tuple[Operation, ...] = (
 )  # fmt: skip
 
 OPERATION_NAMES = tuple(op.name for op in OPERATIONS)
+
+
+def coordinator_round_trip(
+	coordinator,
+	*,
+	timeout: float = BASELINE_JOB_TIMEOUT,
+	method: str = "verenigingen.performance.readiness.ping",
+) -> Callable[[int], object]:
+	"""A ``job_round_trip`` over the job coordinator: submit ``method`` at critical priority, poll its
+	status until it finished (JobRoundTripError if it failed or took longer than ``timeout``)."""
+
+	def run(i: int):
+		job_id = coordinator.submit(method, {}, priority="critical")
+		deadline = time.monotonic() + timeout
+		while True:
+			status = coordinator.status(job_id)["status"]
+			if status == "finished":
+				return job_id
+			if status in ("failed", "cancelled", "dependency_failed"):
+				raise JobRoundTripError(f"the baseline job {job_id} ended {status}")
+			if time.monotonic() > deadline:
+				coordinator.cancel(job_id)
+				raise JobRoundTripError(
+					f"the baseline job {job_id} did not finish within {timeout} s (is a worker up?)"
+				)
+			time.sleep(0.0005)
+
+	return run
 
 
 # ---------------------------------------------------------------- measuring
@@ -266,7 +295,7 @@ def measure_operation(
 	noise = (max(medians) - min(medians)) / p50 if p50 > 0 and len(medians) > 1 else 0.0
 	# Statements and rows of one more run, outside the timed loop (setup's sampling not counted).
 	profiled = ProfilingDatabase(suite.db)
-	probe = op.setup(Suite(profiled, suite.redis, suite.namespace, suite.seed, suite.enqueue))
+	probe = op.setup(Suite(profiled, suite.redis, suite.namespace, suite.seed, suite.job_round_trip))
 	profiled.reset()
 	rows = _rows_examined(suite.db, lambda: probe(i))
 	return {

@@ -28,6 +28,7 @@ BASELINE_MIN_TOLERANCE = 0.10  # a p50 ratio within 1 +/- this is never a regres
 BASELINE_SAMPLE_SEED = 42  # seed of the parameter values drawn from the data for the operations
 BASELINE_MAX_AGE_DAYS = 30  # a baselines file older than this is reported as stale by the readiness check
 BASELINE_CACHED_MEMBERS = 10  # members whose page the cached-summary operation keeps revisiting (its working set)
+BASELINE_JOB_TIMEOUT = 30.0  # seconds one baseline job round trip may take before the run fails
 
 # ---------------------------------------------------------------- index manager
 INDEX_MEASURE_REPEATS = 15  # probe runs per measurement (p50/p95 over them, after one warm-up run)

@@ -103,3 +103,7 @@ class JobLeaseLostError(JobInterrupt):
 
 class JobDispatchError(PerformanceError):
 	"""A job could not be handed to RQ; it stays waiting and a later dispatch or reconcile retries."""
+
+
+class JobRoundTripError(PerformanceError):
+	"""A job submitted to measure a round trip failed or did not finish in time."""
