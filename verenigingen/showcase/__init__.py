@@ -7,4 +7,5 @@ package as ``run(env)``; STEPS lists them in the order they run.
 # (name, "module:function") in running order; each subsystem adds its own step.
 STEPS: list[tuple[str, str]] = [
 	("seed", "verenigingen.showcase.seed:run"),
+	("indexes", "verenigingen.showcase.indexes:run"),
 ]

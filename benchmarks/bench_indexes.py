@@ -1,0 +1,114 @@
+"""Benchmark: each catalog probe's p50 before and after its index, measured side by side in one run.
+
+    python benchmarks/bench_indexes.py                 # 100,000 members, about 1,000,000 payments
+    python benchmarks/bench_indexes.py --members 20000
+
+Seeds a scratch database with the generator, measures every probe of the performance and SEPA
+catalogs, applies the catalogs online, measures again with the same parameter values, and prints
+the ratios next to the issue's aims (payment history 50x; SEPA batch selection and the active
+mandate 10x). Nothing here is asserted as a wall-clock limit; the numbers are printed.
+"""
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from verenigingen.performance.dataset import generate_dataset
+from verenigingen.performance.db import PyMySQLDatabase, validate_identifier
+from verenigingen.performance.defaults import BENCHMARK_MEMBERS, DATASET_SEED, INDEX_MEASURE_REPEATS
+from verenigingen.performance.indexes import IndexManager, catalog, compare
+from verenigingen.performance.schema import create_app_tables
+
+AIMS = {"idx_payment_member_date": 50.0, "idx_payment_sepa_batch": 10.0, "idx_mandate_member_status": 10.0}
+
+
+def parse_args(argv=None):
+	p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+	p.add_argument("--members", type=int, default=BENCHMARK_MEMBERS)
+	p.add_argument("--seed", type=int, default=DATASET_SEED)
+	p.add_argument("--repeats", type=int, default=INDEX_MEASURE_REPEATS, help="probe runs per measurement")
+	p.add_argument("--database", default="verenigingen_bench_indexes")
+	p.add_argument("--keep", action="store_true", help="keep the database afterwards")
+	args = p.parse_args(argv)
+	validate_identifier(args.database, "database")
+	if args.members < 1 or args.repeats < 1:
+		p.error("--members and --repeats must be at least 1")
+	return args
+
+
+def main(argv=None) -> int:
+	args = parse_args(argv)
+	server = dict(
+		host=os.environ.get("VERENIGINGEN_DB_HOST", "127.0.0.1"),
+		port=int(os.environ.get("VERENIGINGEN_DB_PORT", "3306")),
+		user=os.environ.get("VERENIGINGEN_DB_USER", "root"),
+		password=os.environ.get("VERENIGINGEN_DB_PASSWORD", ""),
+	)
+	admin = PyMySQLDatabase(**server, autocommit=True)
+	admin.sql(f"DROP DATABASE IF EXISTS `{args.database}`")
+	admin.sql(f"CREATE DATABASE `{args.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+	db = PyMySQLDatabase(**server, database=args.database)
+	try:
+		create_app_tables(db)
+		summary = generate_dataset(db, members=args.members, seed=args.seed)
+		print(f"seeded {args.members:,} members: {summary.counts} in {summary.seconds:.1f} s")
+		manager = IndexManager(db, user="benchmark")
+		plan = manager.plan(catalog("all"))
+		started = time.perf_counter()
+		outcomes = manager.apply(plan, measure_repeats=args.repeats)
+		print(
+			f"measured and applied {len(plan.to_create)} indexes in {time.perf_counter() - started:.1f} s\n"
+		)
+		header = (
+			"probe index",
+			"rows",
+			"p50 before ms",
+			"p50 after ms",
+			"p95 before",
+			"p95 after",
+			"ratio",
+			"aim",
+			"",
+		)
+		rows = []
+		for o in outcomes:
+			if o.action != "created":
+				continue
+			cmp = compare(o.before, o.after, min_rows=1)
+			aim = AIMS.get(o.index)
+			ratio = cmp["speedup"]
+			verdict = "" if aim is None else ("met" if ratio >= aim else "MISSED")
+			rows.append(
+				(
+					o.index, f"{o.before.table_rows:,}", f"{o.before.p50_ms:.3f}", f"{o.after.p50_ms:.3f}",
+					f"{o.before.p95_ms:.3f}", f"{o.after.p95_ms:.3f}", f"{ratio:.1f}x",
+					f">= {aim:.0f}x" if aim else "-", verdict,
+				)
+			)  # fmt: skip
+		widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
+		for n, row in enumerate((header, *rows)):
+			print(
+				"  ".join(
+					str(c).ljust(w) if i == 0 else str(c).rjust(w)
+					for i, (c, w) in enumerate(zip(row, widths, strict=True))
+				)
+			)
+			if n == 0:
+				print("  ".join("-" * w for w in widths))
+		print(
+			f"\n{args.repeats} runs per measurement, parameters drawn from the data, same values before and after."
+		)
+	finally:
+		db.close()
+		if not args.keep:
+			admin.sql(f"DROP DATABASE IF EXISTS `{args.database}`")
+		admin.close()
+	return 0
+
+
+if __name__ == "__main__":
+	sys.exit(main())

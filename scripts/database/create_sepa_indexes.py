@@ -1,0 +1,202 @@
+#!/usr/bin/env python3
+"""Add (or roll back) the verenigingen index catalogs on a MariaDB database, measured before and after.
+
+Standalone, with the mysql client's connection options::
+
+    python scripts/database/create_sepa_indexes.py -h 127.0.0.1 -u root -D mysite_db --catalog all
+
+or inside a bench (from ``frappe-bench/``)::
+
+    python apps/verenigingen/scripts/database/create_sepa_indexes.py --site mysite.local
+
+Prints the plan as a table, a progress bar while the DDL runs, and a before/after table.
+Exit status: 0 done, 1 the plan or the DDL failed (nothing half-done is left), 2 bad usage or no connection.
+"""
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from verenigingen.performance.defaults import INDEX_APPLY_MEASURE_REPEATS
+from verenigingen.performance.exceptions import DatabaseConnectionError, PerformanceError
+from verenigingen.performance.indexes import IndexManager, catalog, compare
+from verenigingen.performance.progress import ProgressBar
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+	p = argparse.ArgumentParser(
+		prog="create_sepa_indexes.py", description=__doc__.split("\n")[0], add_help=False
+	)
+	p.add_argument("--help", action="help", help="show this help and exit")
+	p.add_argument("-h", "--host", default=os.environ.get("VERENIGINGEN_DB_HOST", "127.0.0.1"))
+	p.add_argument("-P", "--port", type=int, default=int(os.environ.get("VERENIGINGEN_DB_PORT", "3306")))
+	p.add_argument("-u", "--user", default=os.environ.get("VERENIGINGEN_DB_USER", "root"))
+	p.add_argument("-p", "--password", default=os.environ.get("VERENIGINGEN_DB_PASSWORD", ""))
+	p.add_argument("-D", "--database", help="the site's database (standalone use)")
+	p.add_argument("--site", help="a bench site (run from frappe-bench/ or give --sites-path)")
+	p.add_argument("--sites-path", default=None, help="the bench's sites folder (default: ./sites)")
+	p.add_argument("--catalog", choices=("sepa", "performance", "all"), default="sepa")
+	p.add_argument("--dry-run", action="store_true", help="print the plan and the DDL; change nothing")
+	p.add_argument("--rollback", action="store_true", help="drop the indexes this tool created (per its log)")
+	p.add_argument(
+		"--allow-locking", action="store_true", help="allow DDL that locks the table if online is impossible"
+	)
+	p.add_argument(
+		"--repeats",
+		type=int,
+		default=INDEX_APPLY_MEASURE_REPEATS,
+		help="probe runs before and after (0: skip)",
+	)
+	p.add_argument("--as-user", default="Administrator", help="who the change log records")
+	args = p.parse_args(argv)
+	if bool(args.site) == bool(args.database):
+		p.error("give either --database (standalone) or --site (inside a bench)")
+	if args.repeats < 0:
+		p.error("--repeats must be 0 or more")
+	return args
+
+
+def render_table(headers: list[str], rows: list[list]) -> str:
+	cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
+	widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+	lines = []
+	for n, row in enumerate(cells):
+		lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+		if n == 0:
+			lines.append("  ".join("-" * w for w in widths))
+	return "\n".join(lines)
+
+
+def _ms(value) -> str:
+	return "-" if value is None else f"{value:.2f}"
+
+
+def result_rows(outcomes) -> list[list]:
+	rows = []
+	for o in outcomes:
+		if o.before is None and o.after is None:
+			continue
+		cmp = compare(o.before, o.after)
+		verdict = f"{cmp['speedup']:.1f}x" if cmp["speedup"] is not None else cmp["note"]
+		rows.append(
+			[
+				o.index,
+				f"{(o.after or o.before).table_rows:,}",
+				_ms(o.before and o.before.p50_ms),
+				_ms(o.after and o.after.p50_ms),
+				f"{(o.before and o.before.access_type) or '-'} -> {(o.after and o.after.access_type) or '-'}",
+				(o.after and o.after.key) or "-",
+				verdict,
+			]
+		)
+	return rows
+
+
+def connect(args):
+	"""The database handle: PyMySQL standalone, frappe.db of the site inside a bench."""
+	if args.database:
+		from verenigingen.performance.db import PyMySQLDatabase
+
+		return PyMySQLDatabase(args.host, args.port, args.user, args.password, args.database), None
+	import frappe
+
+	sites_path = args.sites_path or ("sites" if Path("sites").is_dir() else ".")
+	frappe.init(site=args.site, sites_path=sites_path)
+	frappe.connect()
+	from verenigingen import frappe_bridge
+
+	return frappe_bridge.database(), frappe
+
+
+def main(argv=None) -> int:
+	args = parse_args(argv)
+	try:
+		db, frappe_module = connect(args)
+	except DatabaseConnectionError as exc:
+		print(f"error: {exc}", file=sys.stderr)
+		return 2
+	try:
+		return run(args, db)
+	except PerformanceError as exc:
+		print(f"\nerror: {exc}", file=sys.stderr)
+		return 1
+	finally:
+		if frappe_module is not None:
+			frappe_module.destroy()
+		else:
+			db.close()
+
+
+def run(args, db) -> int:
+	manager = IndexManager(db, user=args.as_user)
+	if args.rollback:
+		outcomes = manager.rollback(dry_run=args.dry_run)
+		print(
+			render_table(
+				["index", "table", "action", "reason"],
+				[[o.index, o.table, o.action, o.reason] for o in outcomes],
+			)
+			if outcomes
+			else "nothing of this tool's to roll back"
+		)
+		return 0
+	specs = catalog(args.catalog)
+	plan = manager.plan(specs)
+	print(f"Index plan for {db.database_name} (catalog {args.catalog})")
+	print(
+		render_table(
+			["index", "table", "columns", "action", "reason"],
+			[[i.spec.name, i.spec.table, ", ".join(i.spec.columns), i.action, i.reason] for i in plan.items],
+		)
+	)
+	if plan.problems:
+		print(f"\nerror: {len(plan.problems)} problem(s) in the plan; nothing was changed", file=sys.stderr)
+		return 1
+	if args.dry_run:
+		for item in plan.to_create:
+			print(f"would run: {item.ddl};")
+		return 0
+	if not plan.to_create:
+		print("\nevery index is present; nothing to do")
+		return 0
+	steps = len(plan.to_create)
+	bar = ProgressBar(steps * 100, "adding indexes")
+	position = {"done": 0}
+
+	def progress(step: int, total: int, fraction: float, label: str) -> None:
+		target = step * 100 + int(fraction * 100)
+		if target > position["done"]:
+			bar.update(target - position["done"])
+			position["done"] = target
+		bar.label = f"adding {label}"
+
+	try:
+		outcomes = manager.apply(
+			plan, allow_locking=args.allow_locking, progress=progress, measure_repeats=args.repeats
+		)
+	finally:
+		bar.close()
+	created = [o for o in outcomes if o.action == "created"]
+	print(
+		f"\n{len(created)} index(es) added"
+		+ (
+			f" ({sum(1 for o in created if o.locking)} with locking)"
+			if any(o.locking for o in created)
+			else ""
+		)
+	)
+	rows = result_rows(created)
+	if rows:
+		print(
+			render_table(
+				["index", "rows", "p50 before ms", "p50 after ms", "access", "key after", "speed-up"], rows
+			)
+		)
+	return 0
+
+
+if __name__ == "__main__":
+	sys.exit(main())

@@ -1,0 +1,50 @@
+"""Showcase step: measure every catalog probe, apply the catalogs online, measure again, compare."""
+
+from verenigingen.performance.indexes import IndexManager, catalog, compare
+
+from .env import ShowcaseEnv
+
+REPEATS = 9  # probe runs per measurement in the showcase
+
+
+def run(env: ShowcaseEnv) -> None:
+	manager = IndexManager(env.db, user="showcase")
+	specs = catalog("all")
+	env.heading(f"Index manager: the performance and SEPA catalogs on {env.db.database_name}")
+	rolled = [o for o in manager.rollback() if o.action == "dropped"]
+	if rolled:
+		env.line(f"(dropped {len(rolled)} index(es) a previous run had added, to measure from scratch)")
+	plan = manager.plan(specs)
+	env.table(
+		["index", "table", "columns", "plan"],
+		[[i.spec.name, i.spec.table, ", ".join(i.spec.columns), i.action] for i in plan.items],
+	)
+	skipped = [i for i in plan.items if i.action == "missing_table"]
+	for item in skipped:
+		env.line(f"  {item.spec.name}: {item.reason}")
+	env.line(f"\nmeasuring each probe {REPEATS} times, adding the indexes online, measuring again ...")
+	outcomes = manager.apply(plan, measure_repeats=REPEATS)
+	rows, results = [], []
+	for o in outcomes:
+		if o.action != "created":
+			continue
+		cmp = compare(o.before, o.after)
+		verdict = f"{cmp['speedup']:.1f}x faster" if cmp["speedup"] is not None else cmp["note"]
+		rows.append(
+			[
+				o.index, f"{o.before.table_rows:,}", f"{o.before.p50_ms:.2f}", f"{o.after.p50_ms:.2f}",
+				f"{o.before.access_type} -> {o.after.access_type}", f"{o.duration_ms / 1000:.2f}", verdict,
+			]
+		)  # fmt: skip
+		results.append({"index": o.index, "before": o.before.as_dict(), "after": o.after.as_dict(), **cmp})
+	env.line()
+	env.table(["index", "rows", "p50 before ms", "p50 after ms", "access", "DDL s", "result"], rows)
+	for spec in specs:
+		if spec.is_foreign:
+			continue
+		check = manager.verify(spec)
+		if not check.uses_index:
+			env.line(
+				f"  note: the plan of {spec.name}'s probe does not use it ({check.probe_key or check.note})"
+			)
+	env.results["indexes"] = results
