@@ -20,10 +20,12 @@ def baselines_path() -> str:
 	return frappe_bridge.site_config(BASELINES_CONFIG_KEY) or str(default)
 
 
-def _coordinator():
-	"""The site's job coordinator, where the bridge offers one (the job coordinator's shell)."""
-	factory = getattr(frappe_bridge, "job_coordinator", None)
-	return factory() if callable(factory) else None
+def _jobs() -> tuple:
+	"""The site's job coordinator and the RQ queue names its priorities map to, as bench workers
+	listen on them (called inside the jobs probe, so a failure is reported there)."""
+	coordinator = frappe_bridge.job_coordinator()
+	_connection, qnames = frappe_bridge.rq_queues()
+	return coordinator, [qnames.get(q, q) for q in coordinator.queues.values()]
 
 
 @frappe.whitelist()
@@ -36,7 +38,7 @@ def validate_performance_infrastructure() -> dict:
 		db=frappe_bridge.database(),
 		redis=frappe_bridge.redis_client(),
 		namespace=frappe_bridge.namespace(),
-		coordinator=_coordinator(),
+		jobs_factory=_jobs,
 		baselines_path=baselines_path(),
 	)
 	return validate_readiness(inputs)

@@ -63,9 +63,10 @@ class ReadinessInputs:
 	redis: object | None = None
 	namespace: str | None = None
 	coordinator: object | None = None  # a JobCoordinator of the site
-	worker_queues: Iterable[str] | None = (
-		None  # RQ queue names workers must listen on (default: the coordinator's)
-	)
+	# RQ queue names workers must listen on (default: the coordinator's)
+	worker_queues: Iterable[str] | None = None
+	# or, built inside the probe so that failing to build it is the probe's finding: () -> (coordinator, queues)
+	jobs_factory: Callable[[], tuple] | None = None
 	baselines_path: str | Path | None = None
 	app_dir: str | Path | None = None
 	catalog: Iterable | None = None  # index specs (default: the index manager's catalogs)
@@ -193,7 +194,9 @@ def _workers_by_queue(redis, queues: Iterable[str]) -> dict[str, int]:
 
 
 def probe_jobs(inputs: ReadinessInputs) -> ComponentResult:
-	coordinator = inputs.coordinator
+	coordinator, worker_queues = inputs.coordinator, inputs.worker_queues
+	if coordinator is None and inputs.jobs_factory is not None:
+		coordinator, worker_queues = inputs.jobs_factory()
 	if coordinator is None:
 		try:
 			from .jobs import JobCoordinator  # noqa: F401
@@ -202,7 +205,7 @@ def probe_jobs(inputs: ReadinessInputs) -> ComponentResult:
 				"install the job coordinator (verenigingen.performance.jobs)")  # fmt: skip
 		return ComponentResult("jobs", FAILED, {"coordinator": "no coordinator was given to the check"},
 			"run the check where the site's job coordinator is configured")  # fmt: skip
-	queues = list(dict.fromkeys(inputs.worker_queues or coordinator.queues.values()))
+	queues = list(dict.fromkeys(worker_queues or coordinator.queues.values()))
 	workers = _workers_by_queue(coordinator.redis, queues)
 	evidence = {"workers": workers}
 	last = coordinator.redis.hget(coordinator.keys.key("jobs", "load", "last"), "at")
