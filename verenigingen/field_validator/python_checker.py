@@ -172,6 +172,7 @@ class PythonChecker:
 		self.imported: dict[str, str] = {}  # local name -> dotted frappe path (from frappe import db)
 		self.constants: dict[str, str] = {}  # module-level string constants
 		self.module = schema.module_name(path)
+		self.has_walrus = False
 
 	# -- entry ---------------------------------------------------------------------------------
 
@@ -302,8 +303,9 @@ class PythonChecker:
 		finally:
 			self.quiet -= 1
 		entry = _merge(env, after_once)
+		assigned = _assigned_names(stmt.body) if env else {}
 		for name, value in env.items():
-			if name not in after_once and name not in _assigned_names(stmt.body):
+			if name not in after_once and name not in assigned:
 				entry[name] = value
 		after, _ = self.block(stmt.body, enter(dict(entry)))
 		result = _merge(entry, after)
@@ -410,6 +412,8 @@ class PythonChecker:
 		return env
 
 	def walrus(self, node: ast.AST, env: Env) -> Env:
+		if not self.has_walrus:
+			return env
 		for inner in ast.walk(node):
 			if isinstance(inner, ast.NamedExpr):
 				env = self.bind(inner.target, self.infer(inner.value, env), env)
@@ -837,8 +841,23 @@ def check_python_source(
 ) -> CheckResult:
 	"""Check one Python file's source; a file that does not parse is reported in ``errors``."""
 	display = display_path or str(path)
+	if "frappe" not in source and not _may_type_self_or_handlers(schema, path):
+		return CheckResult(files_checked=1)  # no DocType can be known anywhere in this file
 	try:
 		tree = ast.parse(source, filename=display)
 	except (SyntaxError, ValueError) as exc:
 		return CheckResult(files_checked=1, errors=[f"{display}: cannot parse: {exc}"])
-	return PythonChecker(schema, path, display, tree).run()
+	checker = PythonChecker(schema, path, display, tree)
+	checker.has_walrus = ":=" in source
+	return checker.run()
+
+
+def _may_type_self_or_handlers(schema: Schema, path: Path) -> bool:
+	"""Whether the file is a controller, holds an override class or doc_events handlers."""
+	if path.resolve() in schema.controller_files:
+		return True
+	module = schema.module_name(path)
+	if module is None:
+		return False
+	prefix = module + "."
+	return any(d.startswith(prefix) for d in (*schema.handlers, *schema.overrides))
