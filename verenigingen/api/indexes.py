@@ -1,8 +1,8 @@
 """Whitelisted database index manager: status, plan, apply, rollback, redundant indexes.
 
-Index DDL never runs in the web request: ``apply`` and ``rollback`` enqueue
-:func:`run_index_job` on the ``long`` queue and return the job's id. (The app's job
-coordinator, being built in parallel, will take these over through a bridge helper.)
+Index DDL never runs in the web request: ``apply`` and ``rollback`` submit
+:func:`run_index_job` to the app's job coordinator (priority ``bulk``, which bench workers
+run from the ``long`` queue) and return the job's id.
 """
 
 import uuid
@@ -20,11 +20,13 @@ from verenigingen.performance.defaults import (
 )
 from verenigingen.performance.exceptions import PerformanceError
 from verenigingen.performance.indexes import IndexManager, catalog
+from verenigingen.performance.jobs import RetryPolicy
 
 ACTIONS = ("status", "plan", "apply", "rollback", "redundant")
 JOB_METHOD = "verenigingen.api.indexes.run_index_job"
-JOB_QUEUE = "long"
+JOB_PRIORITY = "bulk"  # heavy maintenance work: the coordinator's smallest cap, the long queue
 JOB_TIMEOUT = 4 * 3600  # seconds: an index on a very large table may take hours
+JOB_RETRY = RetryPolicy(max_retries=0, first_interval=0)  # a failed apply has undone itself; a person decides
 
 
 def _names(text: str | None) -> list[str] | None:
@@ -38,12 +40,16 @@ def _manager() -> IndexManager:
 	return IndexManager(frappe_bridge.database(), user=frappe.session.user)
 
 
-def _enqueue(action: str, **kwargs) -> str:
-	job_id = f"verenigingen-index-{action}-{uuid.uuid4().hex[:12]}"
-	job = frappe.enqueue(
-		JOB_METHOD, queue=JOB_QUEUE, timeout=JOB_TIMEOUT, job_id=job_id, action=action, **kwargs
+def _submit(action: str, **kwargs) -> str:
+	"""Submit the DDL job through the job coordinator; return its id. The job records who asked."""
+	return frappe_bridge.job_coordinator().submit(
+		JOB_METHOD,
+		{"action": action, "user": frappe.session.user, **kwargs},
+		priority=JOB_PRIORITY,
+		job_id=f"verenigingen-index-{action}-{uuid.uuid4().hex[:12]}",
+		timeout=JOB_TIMEOUT,
+		retry=JOB_RETRY,
 	)
-	return getattr(job, "id", None) or job_id
 
 
 @frappe.whitelist()
@@ -93,24 +99,29 @@ def database_index_manager_api(
 					"reason": "every index of the catalog is present",
 					"plan": plan.as_dict(),
 				}
-			job_id = _enqueue("apply", catalog_name=catalog_name, allow_locking=bool(allow_locking))
+			job_id = _submit("apply", catalog_name=catalog_name, allow_locking=bool(allow_locking))
 			return {"job_id": job_id, "plan": plan.as_dict()}
 		names = _names(index_names)
 		would = manager.rollback(names, dry_run=True)
 		if not any(o.action == "would drop" for o in would):
 			return {"job_id": None, "reason": "no index created by this tool is left to drop"}
-		return {"job_id": _enqueue("rollback", index_names=names), "would": [o.as_dict() for o in would]}
+		return {"job_id": _submit("rollback", index_names=names), "would": [o.as_dict() for o in would]}
 	except PerformanceError as exc:
 		frappe.throw(str(exc), frappe.ValidationError)
 
 
 def run_index_job(
-	action: str, catalog_name: str = "all", allow_locking: bool = False, index_names: list | None = None
+	action: str,
+	user: str,
+	catalog_name: str = "all",
+	allow_locking: bool = False,
+	index_names: list | None = None,
 ) -> list[dict]:
-	"""The background job behind ``apply`` and ``rollback``: runs the DDL in a worker, never a request."""
+	"""The background job behind ``apply`` and ``rollback``: runs the DDL in a worker, never a request.
+	``user`` is who asked; the change log records them."""
 	if frappe_bridge.in_web_request():
 		frappe.throw(_("index DDL runs in a background job, not in a web request"), frappe.ValidationError)
-	manager = _manager()
+	manager = IndexManager(frappe_bridge.database(), user=user)
 	frappe.db.commit()  # the job starts with a clean transaction: DDL never follows pending writes
 	if action == "apply":
 		outcomes = manager.apply(manager.plan(catalog(catalog_name)), allow_locking=allow_locking)
