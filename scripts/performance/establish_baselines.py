@@ -124,50 +124,21 @@ def _standalone(args):
 	return suite, {"seed": args.seed, "database": args.database}
 
 
-_WORKERS: list = []
-
-_WORKER_CODE = (
-	"import sys, redis; from rq import SimpleWorker; "
-	"SimpleWorker(sys.argv[3].split(','), connection=redis.Redis(host=sys.argv[1], port=int(sys.argv[2])))"
-	".work(logging_level='WARNING', with_scheduler=False)"
-)
+_CLEANUP: list = []
 
 
 def _job_round_trip(args, client, namespace):
 	"""A coordinator on queues of this run alone, with --workers RQ worker processes on them."""
-	import subprocess
-	import time
-
-	from rq import Queue, Worker
-
 	from verenigingen.performance.jobs import JobCoordinator, RQEnqueuer, prefixed_queues, worker_queue_names
 
 	queues = prefixed_queues(f"{namespace}-")
-	names = worker_queue_names(queues)
-	env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-	for _ in range(args.workers):
-		cmd = [sys.executable, "-c", _WORKER_CODE, args.redis_host, str(args.redis_port), ",".join(names)]
-		_WORKERS.append(subprocess.Popen(cmd, cwd=ROOT, env=env))
-	deadline = time.monotonic() + 30
-	while len(Worker.all(connection=client, queue=Queue(names[0], connection=client))) < args.workers:
-		if time.monotonic() > deadline:
-			raise OSError("the RQ workers for the job round trip did not start within 30 s")
-		time.sleep(0.05)
+	workers = bl.LocalWorkers(
+		client, {"host": args.redis_host, "port": args.redis_port}, worker_queue_names(queues), args.workers
+	)
+	workers.__enter__()
+	_CLEANUP.append(workers.__exit__)
 	coordinator = JobCoordinator(client, namespace, RQEnqueuer(client), queues=queues, load_controller=None)
 	return bl.coordinator_round_trip(coordinator)
-
-
-def _stop_workers() -> None:
-	for proc in _WORKERS:
-		if proc.poll() is None:
-			proc.terminate()
-	for proc in _WORKERS:
-		try:
-			proc.wait(timeout=10)
-		except Exception:  # a worker that does not stop on SIGTERM is killed
-			proc.kill()
-			proc.wait(timeout=10)
-	_WORKERS.clear()
 
 
 def _in_site(args):
@@ -217,7 +188,8 @@ def main(argv=None) -> int:
 		print(f"error: {exc}", file=sys.stderr)
 		return 2
 	finally:
-		_stop_workers()
+		while _CLEANUP:
+			_CLEANUP.pop()()
 
 
 if __name__ == "__main__":

@@ -565,3 +565,62 @@ def last_comparison(redis, namespace: str) -> dict | None:
 
 	raw = redis.get(KeyBuilder(namespace).key("baselines", "last_compare"))
 	return json.loads(raw) if raw else None
+
+
+# ---------------------------------------------------------------- local workers for standalone runs
+
+_WORKER_CODE = (
+	"import sys, redis; from rq import SimpleWorker; "
+	"SimpleWorker(sys.argv[3].split(','), connection=redis.Redis(host=sys.argv[1], port=int(sys.argv[2])))"
+	".work(logging_level='WARNING', with_scheduler=False)"
+)
+
+
+class LocalWorkers:
+	"""``n`` RQ SimpleWorker processes on ``queues`` for a standalone run (the script, the main job),
+	started on enter once they are registered in Redis, and stopped (SIGTERM, then kill) on exit."""
+
+	def __init__(
+		self, redis, redis_settings: dict, queues: list[str], n: int = 1, *, start_timeout: float = 30
+	):
+		self.redis = redis
+		self.settings = redis_settings
+		self.queues = list(queues)
+		self.n = n
+		self.start_timeout = start_timeout
+		self.procs: list = []
+
+	def __enter__(self) -> "LocalWorkers":
+		import subprocess
+		import sys
+
+		from rq import Queue, Worker
+
+		root = Path(__file__).resolve().parents[2]
+		env = dict(os.environ, PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+		host, port = str(self.settings.get("host", "127.0.0.1")), str(self.settings.get("port", 6379))
+		for _ in range(self.n):
+			cmd = [sys.executable, "-c", _WORKER_CODE, host, port, ",".join(self.queues)]
+			self.procs.append(subprocess.Popen(cmd, cwd=root, env=env))
+		queue = Queue(self.queues[0], connection=self.redis)
+		deadline = time.monotonic() + self.start_timeout
+		while len(Worker.all(connection=self.redis, queue=queue)) < self.n:
+			if time.monotonic() > deadline or any(p.poll() is not None for p in self.procs):
+				self.__exit__()
+				raise JobRoundTripError(f"the RQ workers did not start within {self.start_timeout} s")
+			time.sleep(0.05)
+		return self
+
+	def __exit__(self, *exc) -> None:
+		import subprocess
+
+		for proc in self.procs:
+			if proc.poll() is None:
+				proc.terminate()
+		for proc in self.procs:
+			try:
+				proc.wait(timeout=10)
+			except subprocess.TimeoutExpired:
+				proc.kill()
+				proc.wait(timeout=10)
+		self.procs.clear()

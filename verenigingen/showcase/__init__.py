@@ -7,5 +7,9 @@ package as ``run(env)``; STEPS lists them in the order they run.
 # (name, "module:function") in running order; each subsystem adds its own step.
 STEPS: list[tuple[str, str]] = [
 	("seed", "verenigingen.showcase.seed:run"),
+	("baseline_before", "verenigingen.showcase.baselines:before"),
 	("indexes", "verenigingen.showcase.indexes:run"),
+	("baseline_after", "verenigingen.showcase.baselines:after"),
+	("readiness", "verenigingen.showcase.readiness:run"),
+	("report", "verenigingen.showcase.report:run"),  # keep last: it reports what every step measured
 ]

@@ -1,0 +1,104 @@
+"""The main job's baseline, readiness and HTML report steps."""
+
+import io
+import re
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from verenigingen.showcase import report as rep
+
+
+def _op(p50):
+	return {"status": "measured", "p50_ms": p50, "p95_ms": p50 * 2, "queries": 1, "rows_examined": 10}
+
+
+def _results():
+	before = {
+		"environment": {"mariadb": "10.11"},
+		"operations": {"a": _op(100.0), "b": _op(0.2), "c": {"status": "not_measured", "reason": "no Redis"}},
+	}
+	after = {
+		"environment": {"mariadb": "10.11"},
+		"operations": {"a": _op(1.0), "b": _op(0.2), "c": {"status": "not_measured", "reason": "no Redis"}},
+	}
+	readiness = {
+		"score": 62.5,
+		"weights": {"cache": 20, "jobs": 15, "baselines": 5},
+		"components": [
+			{"component": "cache", "status": "operational", "evidence": {"ttl_ms": 5}, "recommendation": ""},
+			{"component": "jobs", "status": "degraded", "evidence": {}, "recommendation": "start <workers>"},
+			{"component": "baselines", "status": "failed", "evidence": {}, "recommendation": "measure"},
+		],
+	}
+	return {
+		"dataset": {"members": 10, "seed": 1, "counts": {"Member": 10}},
+		"baselines": {"before": before, "after": after},
+		"baselines_compare": {"operations": [{"operation": "a", "ratio": 0.01, "verdict": "improved"}]},
+		"readiness": readiness,
+		"cache": {"hits": 3},
+	}  # fmt: skip
+
+
+def test_report_is_self_contained_html_with_both_charts():
+	page = rep.render(_results())
+	assert page.startswith("<!DOCTYPE html>")
+	assert "<script" not in page and "src=" not in page and "href=" not in page
+	svgs = re.findall(r"<svg.*?</svg>", page, re.S)
+	assert len(svgs) == 2
+	for svg in svgs:
+		ET.fromstring(svg)  # well-formed
+	latency = ET.fromstring(svgs[0])
+	ns = "{http://www.w3.org/2000/svg}"
+	titles = [t.text for t in latency.iter(f"{ns}title")]
+	assert titles == ["a before: 100.000 ms", "a after: 1.000 ms", "b before: 0.200 ms", "b after: 0.200 ms"]
+	widths = {t.text: float(r.get("width")) for r in latency.iter(f"{ns}rect") for t in r.iter(f"{ns}title")}
+	# a log axis: 100 ms is 2.7 decades above 0.2 ms, 1 ms is 0.7 decades above it
+	assert widths["a before: 100.000 ms"] > widths["a after: 1.000 ms"] > widths["b after: 0.200 ms"]
+	assert "not measured" in svgs[0] and "62.5 / 100" in page
+	assert "start &lt;workers&gt;" in page  # escaped
+	assert "0.01x improved" in page and "cache" in page
+
+
+def test_report_says_what_was_not_measured():
+	page = rep.render({})
+	assert "No latency was measured" in page and "did not run" in page and "not measured" in page
+
+
+@pytest.mark.slow
+def test_baseline_readiness_and_report_steps_on_a_small_database(
+	scratch_databases, redis, namespace, tmp_path, monkeypatch
+):
+	from tests.conftest import db_settings, redis_settings
+	from verenigingen.performance.dataset import generate_dataset
+	from verenigingen.showcase import baselines as steps
+	from verenigingen.showcase import readiness
+	from verenigingen.showcase.env import ShowcaseEnv
+
+	monkeypatch.chdir(tmp_path)
+	monkeypatch.setattr(steps, "RUNS", 6)
+	monkeypatch.setattr(steps, "ROUNDS", 2)
+	monkeypatch.setattr(steps, "WARMUP", 1)
+	db = scratch_databases.create("showcase_steps")
+	try:
+		generate_dataset(db, members=80, seed=2, progress=False)
+		out = io.StringIO()
+		env = ShowcaseEnv(db=db, redis=redis, namespace=namespace, members=80, seed=2,
+			db_settings=db_settings(db.database_name), redis_settings=redis_settings(), out=out)  # fmt: skip
+		steps.before(env)
+		steps.after(env)
+		readiness.run(env)
+		rep.run(env)
+		before = env.results["baselines"]["before"]["operations"]
+		after = env.results["baselines"]["after"]["operations"]
+		assert all(op["status"] == "measured" for op in before.values()), before
+		# the catalogs turned the email lookup's full scan into an index lookup
+		assert after["member_by_email"]["rows_examined"] < before["member_by_email"]["rows_examined"]
+		comps = {c["component"]: c["status"] for c in env.results["readiness"]["components"]}
+		assert comps["database"] == "operational" and comps["cache"] == "operational"
+		assert comps["jobs"] in ("operational", "degraded") and comps["baselines"] == "operational"
+		page = (tmp_path / "reports" / "showcase.html").read_text()
+		assert "member_by_email" in page and "<svg" in page
+		assert "readiness score" in out.getvalue()
+	finally:
+		db.close()
