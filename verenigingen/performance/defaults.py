@@ -16,29 +16,24 @@ PROFILER_N_PLUS_ONE_HIGH = 25  # repeats from which an N+1 pattern is of high se
 PROFILER_FULL_SCAN_MIN_ROWS = 1  # EXPLAIN row estimate from which a full table/index scan is reported
 PROFILER_PAYMENT_HISTORY_LIMIT = 50  # payments the member screen shows (newest first)
 
-# ---------------------------------------------------------------- API security
-API_RATE_LIMIT_EXPENSIVE = 30  # calls per window one client may make to an expensive endpoint (profiling, validation)
-API_RATE_LIMIT_SECONDS = 60  # the rate-limit window of expensive endpoints, in seconds
-
-# ---------------------------------------------------------------- baselines
-BASELINE_RUNS = 200  # timed runs of each baseline operation (split evenly over the rounds)
-BASELINE_WARMUP = 20  # untimed runs before timing starts (caches, buffer pool, query plans)
-BASELINE_ROUNDS = 5  # rounds whose medians' spread is the operation's recorded noise
-BASELINE_MIN_TOLERANCE = 0.10  # a p50 ratio within 1 +/- this is never a regression, however quiet the baseline
-BASELINE_SAMPLE_SEED = 42  # seed of the parameter values drawn from the data for the operations
-BASELINE_MAX_AGE_DAYS = 30  # a baselines file older than this is reported as stale by the readiness check
-BASELINE_CACHED_MEMBERS = 10  # members whose page the cached-summary operation keeps revisiting (its working set)
-BASELINE_JOB_TIMEOUT = 30.0  # seconds one baseline job round trip may take before the run fails
-
-# ---------------------------------------------------------------- index manager
-INDEX_MEASURE_REPEATS = 15  # probe runs per measurement (p50/p95 over them, after one warm-up run)
-INDEX_APPLY_MEASURE_REPEATS = 7  # probe runs before and after each index an apply adds
-INDEX_AUTO_MEASURE_REPEATS = 3  # probe runs per index when after_migrate/after_install add a missing one
-INDEX_MIN_ROWS_FOR_COMPARISON = 10_000  # below this many table rows a before/after ratio means nothing
-INDEX_LOCK_WAIT_TIMEOUT = 30  # seconds index DDL waits for a metadata lock before giving up
-INDEX_AUTO_APPLY_CONFIG_KEY = "verenigingen_auto_index"  # site config flag: false turns automatic application off
-INDEX_API_RATE_LIMIT = 30  # calls of database_index_manager_api per user and window
-INDEX_API_RATE_WINDOW = 3600  # seconds of the API's rate-limit window
+# ---------------------------------------------------------------- cache (performance/cache.py)
+# Time to live of a cache entry per security level, in seconds (site config may override each).
+CACHE_TTLS = {
+	"ADMIN": 300,  # administrative data: short, it reflects configuration that changes under admins' hands
+	"FINANCIAL": 180,  # payments, mandates: shortest, money must be current
+	"MEMBER_DATA": 900,  # one member's personal data
+	"REPORTING": 1800,  # aggregates over many documents
+	"UTILITY": 3600,  # lookups that rarely change
+	"PUBLIC": 7200,  # data anyone may see
+}
+CACHE_LOCK_TTL = 10.0  # seconds a single-flight compute lock lives at most (released as soon as the value is stored)
+CACHE_LOCK_WAIT = 2.0  # seconds a caller waits for another's compute before computing itself
+CACHE_EARLY_BETA = 1.0  # beta of probabilistic early expiration (Vattani et al. 2015); 0 turns it off
+CACHE_STATS_FLUSH_EVENTS = 200  # buffered statistic events that trigger a flush to Redis
+CACHE_STATS_FLUSH_SECONDS = 1.0  # seconds after which buffered statistics ride along the next Redis call
+CACHE_BREAKER_FAILURES = 2  # consecutive Redis failures that open the breaker (calls then skip Redis)
+CACHE_BREAKER_PAUSE = 5.0  # seconds the open breaker waits before letting one call try Redis again
+CACHE_MEMORY_SAMPLE = 16  # entries whose MEMORY USAGE is sampled to estimate a level's memory
 
 # ---------------------------------------------------------------- monitoring (histogram, score, alerts)
 MONITORING_ACTIVATION_LEVEL = 2  # 0 off, 1 collect only, 2 dashboard, 3 alerts, 4 automatic actions
@@ -86,6 +81,20 @@ PROBE_QUERIES = (  # (label, SQL, parameters): what the database probe times and
 	("member payments by member", "SELECT `name`, `amount` FROM `tabMember Payment` WHERE `member` = %s ORDER BY `posting_date` DESC LIMIT 10", ("MEM-PROBE",)),
 )  # fmt: skip
 
+# ---------------------------------------------------------------- API security
+API_RATE_LIMIT_EXPENSIVE = 30  # calls per window one client may make to an expensive endpoint (profiling, validation)
+API_RATE_LIMIT_SECONDS = 60  # the rate-limit window of expensive endpoints, in seconds
+
+# ---------------------------------------------------------------- index manager
+INDEX_MEASURE_REPEATS = 15  # probe runs per measurement (p50/p95 over them, after one warm-up run)
+INDEX_APPLY_MEASURE_REPEATS = 7  # probe runs before and after each index an apply adds
+INDEX_AUTO_MEASURE_REPEATS = 3  # probe runs per index when after_migrate/after_install add a missing one
+INDEX_MIN_ROWS_FOR_COMPARISON = 10_000  # below this many table rows a before/after ratio means nothing
+INDEX_LOCK_WAIT_TIMEOUT = 30  # seconds index DDL waits for a metadata lock before giving up
+INDEX_AUTO_APPLY_CONFIG_KEY = "verenigingen_auto_index"  # site config flag: false turns automatic application off
+INDEX_API_RATE_LIMIT = 30  # calls of database_index_manager_api per user and window
+INDEX_API_RATE_WINDOW = 3600  # seconds of the API's rate-limit window
+
 # ---------------------------------------------------------------- job coordinator (performance/jobs/)
 JOB_CAP_CRITICAL = 2  # CRITICAL jobs (payments, SEPA) that may run at once across every worker
 JOB_CAP_HIGH = 3  # HIGH jobs that may run at once
@@ -110,6 +119,15 @@ JOB_LOAD_MEMORY_LOW = 80.0  # memory percent under which (with CPU under its low
 JOB_LOAD_CHANGES_KEPT = 50  # cap changes of the load controller kept for queue_status()
 JOB_RECONCILE_BATCH = 200  # expired leases / due retries handled per reconcile pass
 
+# ---------------------------------------------------------------- baselines
+BASELINE_RUNS = 200  # timed runs of each baseline operation (split evenly over the rounds)
+BASELINE_WARMUP = 20  # untimed runs before timing starts (caches, buffer pool, query plans)
+BASELINE_ROUNDS = 5  # rounds whose medians' spread is the operation's recorded noise
+BASELINE_MIN_TOLERANCE = 0.10  # a p50 ratio within 1 +/- this is never a regression, however quiet the baseline
+BASELINE_SAMPLE_SEED = 42  # seed of the parameter values drawn from the data for the operations
+BASELINE_MAX_AGE_DAYS = 30  # a baselines file older than this is reported as stale by the readiness check
+BASELINE_CACHED_MEMBERS = 10  # members whose page the cached-summary operation keeps revisiting (its working set)
+
 # ---------------------------------------------------------------- readiness
 # Weights of the readiness score (README): 100 x sum(weight x value) / sum(weights).
 READINESS_WEIGHTS = {
@@ -127,3 +145,4 @@ READINESS_RECONCILE_MAX_AGE = 180.0  # seconds since the coordinator's last reco
 READINESS_MONITORING_MINUTES = 15  # minutes in which metric samples must have been recorded
 READINESS_SNAPSHOT_MAX_AGE = 900.0  # seconds since the last Performance Snapshot before it is stale
 READINESS_MIN_MARIADB = (10, 6)  # the oldest MariaDB Frappe v15 supports
+BASELINE_JOB_TIMEOUT = 30.0  # seconds one baseline job round trip may take before the run fails

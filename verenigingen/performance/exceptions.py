@@ -29,12 +29,28 @@ class DocTypeDefinitionError(PerformanceError, ValueError):
 	"""A DocType JSON file is missing, unreadable or not a DocType."""
 
 
+class UnencodableValueError(PerformanceError, TypeError):
+	"""A value holds a type the cache codec cannot round trip exactly (it is then returned uncached)."""
+
+
+class UncacheableValueWarning(UserWarning):
+	"""A computed value could not be encoded, so it was returned without being cached."""
+
+
+class InvalidCacheArgumentError(PerformanceError, ValueError):
+	"""A cache call got a bad level, scope, name, dependency or setting."""
+
+
 class MemberNotFoundError(PerformanceError, LookupError):
 	"""The member to profile or measure does not exist (or the name given is empty)."""
 
 
 class BaselineFileError(PerformanceError, ValueError):
 	"""A baselines file is missing, unreadable, or not of a schema version this code reads."""
+
+
+class InvalidMetricError(PerformanceError, ValueError):
+	"""A metric name, duration, quantile, window or monitoring setting is out of range."""
 
 
 class InvalidIndexSpecError(PerformanceError, ValueError):
@@ -67,10 +83,6 @@ class PendingWritesError(PerformanceError):
 
 class IndexApplyError(PerformanceError):
 	"""Adding an index failed; the indexes this apply had added were dropped again."""
-
-
-class InvalidMetricError(PerformanceError, ValueError):
-	"""A metric name, duration, quantile, window or monitoring setting is out of range."""
 
 
 class InvalidJobError(PerformanceError, ValueError):

@@ -1,0 +1,604 @@
+"""The security-aware cache: who is asking is part of every key, invalidation is O(1).
+
+``SecurityAwareCache(redis, namespace).get_or_compute(name, args, compute, ctx=...,
+level=..., scope=..., depends_on=...)`` returns the cached value, or calls ``compute()``
+(no arguments: ``args`` only identify the entry) and caches what it returns.
+
+* **Isolation.** An entry's key holds the site namespace, the level, the function name, the
+  SHA-256 of a canonical encoding of ``args`` and the scope: the user and the digest of
+  their sorted roles (``Scope.USER``), the roles digest (``Scope.ROLES``) or nothing
+  (``Scope.PUBLIC``, opt-in). A change of roles changes the key.
+* **Invalidation.** See :mod:`.invalidation`: the entry stores the generation tokens it was
+  computed under and a hit is one ``MGET`` of the entry and those tokens.
+* **Stampedes.** On a miss one caller takes a short lock and computes; the others poll for
+  its result for at most ``lock_wait`` seconds, then compute themselves. Hits close to expiry
+  are refreshed early with probability growing as expiry nears (XFetch, Vattani et al.,
+  VLDB 2015); a caller that loses the refresh lock keeps the still-valid value.
+* **Failure.** Any Redis error makes the call compute and return the value uncached; a
+  circuit breaker then skips Redis for a pause. Invalidations that could not reach Redis
+  are kept and applied, ahead of the lookup, on the next call that reaches it. Exceptions
+  from ``compute`` propagate and are never cached.
+* **Statistics** are buffered in the process and ride along with the next Redis call that
+  is made anyway, so they never cost a round trip of their own; they add up in one Redis
+  hash across every worker. See :meth:`SecurityAwareCache.stats`.
+"""
+
+import json
+import math
+import random
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Mapping
+from enum import Enum
+
+from .breaker import CircuitBreaker
+from .context import SecurityContext
+from .defaults import (
+	CACHE_EARLY_BETA,
+	CACHE_LOCK_TTL,
+	CACHE_LOCK_WAIT,
+	CACHE_MEMORY_SAMPLE,
+	CACHE_STATS_FLUSH_EVENTS,
+	CACHE_STATS_FLUSH_SECONDS,
+	CACHE_TTLS,
+)
+from .exceptions import InvalidCacheArgumentError, UncacheableValueWarning, UnencodableValueError
+from .invalidation import COMPONENT, DependencyGraph, Generations, new_token, parse_dependencies
+from .keys import KeyBuilder
+from .serialization import canonical_digest, decode, encode
+
+
+class SecurityLevel(Enum):
+	"""How sensitive cached data is; each level has its own default TTL (seconds)."""
+
+	ADMIN = "admin"
+	FINANCIAL = "financial"
+	MEMBER_DATA = "member_data"
+	REPORTING = "reporting"
+	UTILITY = "utility"
+	PUBLIC = "public"
+
+	@property
+	def default_ttl(self) -> int:
+		return CACHE_TTLS[self.name]
+
+	@classmethod
+	def coerce(cls, value) -> "SecurityLevel":
+		if isinstance(value, cls):
+			return value
+		if isinstance(value, str):
+			for member in cls:
+				if value in (member.name, member.value):
+					return member
+		raise InvalidCacheArgumentError(
+			f"unknown security level {value!r}; use one of {', '.join(m.name for m in cls)}"
+		)
+
+
+class Scope(Enum):
+	"""Who shares an entry: one user, users with exactly the same roles, or everyone."""
+
+	USER = "user"
+	ROLES = "roles"
+	PUBLIC = "public"
+
+	@classmethod
+	def coerce(cls, value) -> "Scope":
+		if isinstance(value, cls):
+			return value
+		if isinstance(value, str):
+			for member in cls:
+				if value in (member.name, member.value):
+					return member
+		raise InvalidCacheArgumentError(
+			f"unknown scope {value!r}; use one of {', '.join(m.name for m in cls)}"
+		)
+
+
+METRICS = ("hits", "misses", "invalidation_misses", "errors", "uncacheable", "early_refreshes", "compute_ms")
+
+try:  # redis-py 4.5 to 7.x all have redis.exceptions.RedisError
+	from redis.exceptions import RedisError as _RedisError
+except ImportError:  # pragma: no cover - redis is a dependency
+	_RedisError = OSError
+
+
+def _text(value) -> str | None:
+	if value is None:
+		return None
+	return value.decode() if isinstance(value, bytes) else value
+
+
+class SecurityAwareCache:
+	"""One site's cache. Thread-safe; holds no per-user state (who asks is passed per call)."""
+
+	def __init__(
+		self,
+		redis,
+		namespace: str,
+		*,
+		ttls: Mapping | None = None,
+		derived_dependencies: Mapping[str, Iterable[str]] | None = None,
+		clock: Callable[[], float] = time.time,
+		lock_ttl: float = CACHE_LOCK_TTL,
+		lock_wait: float = CACHE_LOCK_WAIT,
+		early_beta: float = CACHE_EARLY_BETA,
+		breaker: CircuitBreaker | None = None,
+		stats_flush_events: int = CACHE_STATS_FLUSH_EVENTS,
+		stats_flush_seconds: float = CACHE_STATS_FLUSH_SECONDS,
+		rng: Callable[[], float] = random.random,
+	):
+		self.redis = redis
+		self.keys = KeyBuilder(namespace)
+		self.namespace = self.keys.namespace
+		self.generations = Generations(self.keys, DependencyGraph(derived_dependencies))
+		self.ttls = {level: level.default_ttl for level in SecurityLevel}
+		for level, ttl in (ttls or {}).items():
+			if isinstance(ttl, bool) or not isinstance(ttl, int | float) or ttl <= 0:
+				raise InvalidCacheArgumentError(
+					f"TTL of level {level!r} must be a positive number, got {ttl!r}"
+				)
+			self.ttls[SecurityLevel.coerce(level)] = ttl
+		if lock_ttl <= 0 or lock_wait < 0 or early_beta < 0:
+			raise InvalidCacheArgumentError("lock_ttl must be > 0, lock_wait and early_beta >= 0")
+		self.clock = clock
+		self.lock_ttl = lock_ttl
+		self.lock_wait = lock_wait
+		self.early_beta = early_beta
+		self.breaker = breaker or CircuitBreaker()
+		self._rng = rng
+		self._flush_events = stats_flush_events
+		self._flush_seconds = stats_flush_seconds
+		self._mutex = threading.Lock()
+		self._stats_buffer: dict[str, float] = {}
+		self._buffered_events = 0
+		self._last_flush = time.monotonic()
+		self._pending_invalidations: list[str] = []
+		self._invalidation_errors = 0  # invalidations of this process that could not reach Redis at once
+		self._stats_key = self.keys.key(COMPONENT, "stats")
+
+	# ================================================================ public API
+	def get_or_compute(
+		self,
+		name: str,
+		args,
+		compute: Callable[[], object],
+		*,
+		ctx: SecurityContext,
+		level,
+		scope=Scope.USER,
+		depends_on=(),
+	):
+		"""The value cached for (``name``, ``args``) in the asker's scope, else ``compute()``'s."""
+		if not isinstance(name, str) or not name.strip():
+			raise InvalidCacheArgumentError(f"name must be a non-empty string, got {name!r}")
+		if not callable(compute):
+			raise InvalidCacheArgumentError(f"compute must be callable, got {compute!r}")
+		level = SecurityLevel.coerce(level)
+		scope = Scope.coerce(scope)
+		if scope is not Scope.PUBLIC and not isinstance(ctx, SecurityContext):
+			raise InvalidCacheArgumentError(
+				f"ctx must be a SecurityContext for scope {scope.name}, got {ctx!r}"
+			)
+		deps = parse_dependencies(depends_on)
+		try:
+			digest = canonical_digest(args)
+		except UnencodableValueError as exc:
+			raise InvalidCacheArgumentError(f"arguments of {name!r} cannot key a cache entry: {exc}") from exc
+
+		if scope is Scope.USER:
+			parts = (level.value, name, digest, "u", ctx.user, ctx.roles_digest)
+		elif scope is Scope.ROLES:
+			parts = (level.value, name, digest, "r", ctx.roles_digest)
+		else:
+			parts = (level.value, name, digest, "p")
+		entry_key = self.keys.key(COMPONENT, "e", *parts)
+		gen_keys = self.generations.keys_for(
+			name, ctx, deps, user=scope is Scope.USER, roles=scope is not Scope.PUBLIC
+		)
+		call = _Call(self, name, level, entry_key, gen_keys, compute)
+
+		if not self.breaker.allow():
+			return call.compute_uncached(count_error=True)
+		try:
+			entry, gens = self._lookup(entry_key, gen_keys)
+		except _RedisError:
+			self._redis_failed()
+			return call.compute_uncached(count_error=True)
+		self.breaker.success()
+
+		if entry is not None:
+			header, payload = entry
+			if None not in gens and header[0] == gens:
+				now = self.clock()
+				delta, expires_at = header[1], header[2]
+				if not self._refresh_early(now, delta, expires_at):
+					self._count(name, level, "hits")
+					return decode(payload)
+				self._count(name, level, "early_refreshes")
+				return call.refresh_early(gens, lambda: decode(payload))
+			self._count(name, level, "invalidation_misses")
+		else:
+			self._count(name, level, "misses")
+		return call.fill(gens)
+
+	def invalidate_doctype(self, doctype: str, changed_fields: Iterable[str] | None = None) -> bool:
+		"""A document of ``doctype`` changed (``changed_fields``: what an update changed, if known).
+
+		Moves that DocType's counters and those of DocTypes derived from it. Returns True when
+		Redis took it now, False when it is kept to be applied on the next call that reaches Redis.
+		"""
+		return self._bump(self.generations.doctype_change(doctype, changed_fields))
+
+	def invalidate_user(self, user: str) -> bool:
+		"""Everything cached for ``user`` (their user-scoped entries)."""
+		if not isinstance(user, str) or not user:
+			raise InvalidCacheArgumentError(f"user must be a non-empty string, got {user!r}")
+		return self._bump([self.generations.user_key(user)])
+
+	def invalidate_role(self, role: str) -> bool:
+		"""Everything cached for anyone holding ``role`` (user- and role-scoped entries)."""
+		if not isinstance(role, str) or not role:
+			raise InvalidCacheArgumentError(f"role must be a non-empty string, got {role!r}")
+		return self._bump([self.generations.role_key(role)])
+
+	def invalidate_function(self, name: str) -> bool:
+		"""Every entry of the cached function ``name``."""
+		if not isinstance(name, str) or not name:
+			raise InvalidCacheArgumentError(f"name must be a non-empty string, got {name!r}")
+		return self._bump([self.generations.function_key(name)])
+
+	def invalidate_all(self) -> bool:
+		"""Every entry of this site."""
+		return self._bump([self.generations.global_key()])
+
+	def stats(self, *, function: str | None = None) -> dict:
+		"""Statistics of this site's cache, summed over every process, as plain data::
+
+		    {
+		      "namespace": str,
+		      "available": bool,            # Redis answered this call
+		      "breaker": "closed" | "open" | "half-open",
+		      "pending_invalidations": n,   # this process's, waiting for Redis to come back
+		      "invalidation_errors": n,     # this process's invalidations that missed Redis at first
+		      "totals": {metrics},
+		      "levels": {level name: {metrics, "ttl": s, "entries": n, "memory_bytes": n}},
+		      "functions": {function name: {metrics, "level": level name}},
+		    }
+
+		where metrics are ``hits``, ``misses`` (no entry), ``invalidation_misses`` (an entry
+		whose generations moved), ``errors`` (Redis failures), ``uncacheable`` (values the codec
+		refused), ``early_refreshes``, ``compute_ms`` (time spent in ``compute``) and
+		``hit_ratio`` (hits over lookups, None before the first lookup). ``entries`` and
+		``memory_bytes`` are approximations read from Redis: live entries in a per-level index
+		and the mean ``MEMORY USAGE`` of a sample of them. With ``function`` only that
+		function's row is returned (``{metrics, "level"}``, zeros if never called).
+		"""
+		available = True
+		raw: dict = {}
+		levels_info: dict = {}
+		try:
+			self._flush_stats()
+			raw = self.redis.hgetall(self._stats_key)
+			if function is None:
+				levels_info = self._level_sizes()
+		except _RedisError:
+			self._redis_failed()
+			available = False
+		totals = _zero()
+		levels = {lvl.name: {**_zero(), "ttl": self.ttls[lvl]} for lvl in SecurityLevel}
+		functions: dict[str, dict] = {}
+		for field, value in raw.items():
+			metric, level_value, fn = _text(field).split("|", 2)
+			number = float(value)
+			level = SecurityLevel.coerce(level_value).name
+			row = functions.setdefault(fn, {**_zero(), "level": level})
+			for target in (totals, levels[level], row):
+				target[metric] = target.get(metric, 0) + number
+		for row in (totals, *levels.values(), *functions.values()):
+			_finish(row)
+		for name, info in levels_info.items():
+			levels[name].update(info)
+		if function is not None:
+			return functions.get(function, _finish({**_zero(), "level": None}))
+		return {
+			"namespace": self.namespace,
+			"available": available,
+			"breaker": self.breaker.state,
+			"pending_invalidations": len(self._pending_invalidations),
+			"invalidation_errors": self._invalidation_errors,
+			"totals": totals,
+			"levels": levels,
+			"functions": functions,
+		}
+
+	# ================================================================ internals
+	def _lookup(self, entry_key: str, gen_keys: list[str]):
+		"""One round trip: MGET of the entry and its counters, carrying along any pending
+		invalidations (applied first) and due statistics."""
+		pending = self._take_pending()
+		stats = self._take_stats_if_due()
+		try:
+			if pending or stats:
+				pipe = self.redis.pipeline(transaction=False)
+				self._queue_pending(pipe, pending)
+				self._queue_stats(pipe, stats)
+				pipe.mget([entry_key, *gen_keys])
+				result = pipe.execute()[-1]
+			else:
+				result = self.redis.mget([entry_key, *gen_keys])
+		except _RedisError:
+			self._restore(pending, stats)
+			raise
+		gens = [_text(g) for g in result[1:]]
+		raw = result[0]
+		if raw is None:
+			return None, gens
+		head, _sep, payload = raw.partition(b"\n") if isinstance(raw, bytes) else raw.partition("\n")
+		return (json.loads(head), payload), gens
+
+	def _refresh_early(self, now: float, delta: float, expires_at: float) -> bool:
+		if self.early_beta <= 0 or delta <= 0:
+			return False
+		return now - delta * self.early_beta * math.log(1.0 - self._rng()) >= expires_at
+
+	def _ensure_generations(self, gen_keys: list[str], gens: list[str | None]) -> list[str]:
+		"""Create missing counters (SET NX) and return the tokens now in force."""
+		missing = [k for k, g in zip(gen_keys, gens, strict=True) if g is None]
+		if not missing:
+			return gens
+		pipe = self.redis.pipeline(transaction=False)
+		for key in missing:
+			pipe.set(key, new_token(), nx=True)
+		pipe.mget(gen_keys)
+		return [_text(g) for g in pipe.execute()[-1]]
+
+	def _store(self, entry_key: str, level: SecurityLevel, gens: list[str], payload: bytes, delta: float):
+		ttl = self.ttls[level]
+		now = self.clock()
+		expires_at = now + ttl
+		head = json.dumps([gens, round(delta, 6), round(expires_at, 3)], separators=(",", ":"))
+		index = self.keys.key(COMPONENT, "index", level.value)
+		pipe = self.redis.pipeline(transaction=False)
+		stats = self._take_stats_if_due()
+		try:
+			self._queue_stats(pipe, stats)
+			pipe.set(entry_key, head.encode() + b"\n" + payload, px=max(1, int(ttl * 1000)))
+			pipe.zadd(index, {entry_key: expires_at})
+			pipe.zremrangebyscore(index, "-inf", now)
+			pipe.expire(index, int(max(self.ttls.values())) + 60)
+			pipe.execute()
+		except _RedisError:
+			self._restore([], stats)
+			raise
+
+	def _bump(self, gen_keys: list[str]) -> bool:
+		if self.breaker.allow():
+			try:
+				pipe = self.redis.pipeline(transaction=False)
+				pending = self._take_pending()
+				self._queue_pending(pipe, [*pending, *gen_keys])
+				pipe.execute()
+				self.breaker.success()
+				return True
+			except _RedisError:
+				self._restore(pending, {})
+				self._redis_failed()
+		with self._mutex:
+			self._pending_invalidations.extend(gen_keys)
+			self._invalidation_errors += 1
+		return False
+
+	def _level_sizes(self) -> dict:
+		now = self.clock()
+		pipe = self.redis.pipeline(transaction=False)
+		for level in SecurityLevel:
+			index = self.keys.key(COMPONENT, "index", level.value)
+			pipe.zremrangebyscore(index, "-inf", now)
+			pipe.zcard(index)
+			pipe.zrandmember(index, CACHE_MEMORY_SAMPLE)
+		result = pipe.execute()
+		out = {}
+		samples = {}
+		for i, level in enumerate(SecurityLevel):
+			count, sample = result[3 * i + 1], result[3 * i + 2] or []
+			out[level.name] = {"entries": int(count), "memory_bytes": 0}
+			samples[level.name] = sample
+		pipe = self.redis.pipeline(transaction=False)
+		order = []
+		for name, sample in samples.items():
+			for key in sample:
+				pipe.memory_usage(key)
+				order.append(name)
+		sizes: dict[str, list[int]] = {}
+		for name, size in zip(order, pipe.execute() if order else [], strict=True):
+			if size is not None:
+				sizes.setdefault(name, []).append(int(size))
+		for name, values in sizes.items():
+			out[name]["memory_bytes"] = int(sum(values) / len(values) * out[name]["entries"])
+		return out
+
+	# ---------------------------------------------------------------- statistics buffer
+	def _count(self, name: str, level: SecurityLevel, metric: str, amount: float = 1) -> None:
+		with self._mutex:
+			self._count_locked(name, level, metric, amount)
+
+	def _count_locked(self, name: str, level: SecurityLevel, metric: str, amount: float) -> None:
+		field = f"{metric}|{level.value}|{name}"
+		self._stats_buffer[field] = self._stats_buffer.get(field, 0) + amount
+		self._buffered_events += 1
+
+	def _take_stats_if_due(self) -> dict:
+		with self._mutex:
+			due = (
+				self._buffered_events >= self._flush_events
+				or time.monotonic() - self._last_flush >= self._flush_seconds
+			)
+			if not due or not self._stats_buffer:
+				return {}
+			return self._take_stats_locked()
+
+	def _take_stats_locked(self) -> dict:
+		taken = self._stats_buffer
+		self._stats_buffer = {}
+		self._buffered_events = 0
+		self._last_flush = time.monotonic()
+		return taken
+
+	def _queue_stats(self, pipe, stats: dict) -> None:
+		for field, amount in stats.items():
+			if float(amount).is_integer():
+				pipe.hincrby(self._stats_key, field, int(amount))
+			else:
+				pipe.hincrbyfloat(self._stats_key, field, amount)
+
+	def _flush_stats(self) -> None:
+		with self._mutex:
+			stats = self._take_stats_locked() if self._stats_buffer else {}
+		if not stats:
+			return
+		pipe = self.redis.pipeline(transaction=False)
+		self._queue_stats(pipe, stats)
+		try:
+			pipe.execute()
+		except _RedisError:
+			self._restore([], stats)
+			raise
+
+	# ---------------------------------------------------------------- failure handling
+	def _take_pending(self) -> list[str]:
+		with self._mutex:
+			pending, self._pending_invalidations = self._pending_invalidations, []
+			return pending
+
+	@staticmethod
+	def _queue_pending(pipe, gen_keys: list[str]) -> None:
+		for key in dict.fromkeys(gen_keys):
+			pipe.set(key, new_token())
+
+	def _restore(self, pending: list[str], stats: dict) -> None:
+		"""Put back what a failed round trip was carrying, to go with the next one."""
+		with self._mutex:
+			self._pending_invalidations[:0] = pending
+			for field, amount in stats.items():
+				self._stats_buffer[field] = self._stats_buffer.get(field, 0) + amount
+
+	def _redis_failed(self) -> None:
+		self.breaker.failure()
+
+
+def _zero() -> dict:
+	return {m: 0 for m in METRICS}
+
+
+def _finish(row: dict) -> dict:
+	for metric in METRICS:
+		row[metric] = int(row.get(metric, 0)) if metric != "compute_ms" else round(row.get(metric, 0), 3)
+	lookups = row["hits"] + row["misses"] + row["invalidation_misses"]
+	row["hit_ratio"] = round(row["hits"] / lookups, 4) if lookups else None
+	return row
+
+
+class _Call:
+	"""One get_or_compute call past its lookup: fill a miss, single-flight, refresh early."""
+
+	__slots__ = ("cache", "name", "level", "entry_key", "gen_keys", "compute")
+
+	def __init__(self, cache: SecurityAwareCache, name, level, entry_key, gen_keys, compute):
+		self.cache = cache
+		self.name = name
+		self.level = level
+		self.entry_key = entry_key
+		self.gen_keys = gen_keys
+		self.compute = compute
+
+	def _lock_key(self) -> str:
+		# The entry key's own parts under the "lock" sub-component.
+		return self.entry_key.replace(f"|vperf:{COMPONENT}:e:", f"|vperf:{COMPONENT}:lock:", 1)
+
+	def _timed_compute(self):
+		started = time.perf_counter()
+		value = self.compute()
+		elapsed = time.perf_counter() - started
+		self.cache._count(self.name, self.level, "compute_ms", elapsed * 1000)
+		return value, elapsed
+
+	def compute_uncached(self, *, count_error: bool):
+		if count_error:
+			self.cache._count(self.name, self.level, "errors")
+		return self._timed_compute()[0]
+
+	def _store(self, gens, value, elapsed):
+		try:
+			payload = encode(value)
+		except UnencodableValueError as exc:
+			self.cache._count(self.name, self.level, "uncacheable")
+			warnings.warn(
+				f"{self.name}: value returned uncached: {exc}", UncacheableValueWarning, stacklevel=4
+			)
+			return
+		try:
+			self.cache._store(self.entry_key, self.level, gens, payload, elapsed)
+		except _RedisError:
+			self.cache._redis_failed()
+			self.cache._count(self.name, self.level, "errors")
+
+	def _acquire(self) -> str | None:
+		token = new_token()
+		ok = self.cache.redis.set(self._lock_key(), token, nx=True, px=int(self.cache.lock_ttl * 1000))
+		return token if ok else None
+
+	def _release(self) -> None:
+		try:
+			self.cache.redis.delete(self._lock_key())
+		except _RedisError:
+			self.cache._redis_failed()  # the lock expires by itself after lock_ttl
+
+	def _computed_and_stored(self, gens):
+		try:
+			value, elapsed = self._timed_compute()
+			self._store(gens, value, elapsed)
+			return value
+		finally:
+			self._release()
+
+	def fill(self, gens: list[str | None]):
+		cache = self.cache
+		try:
+			gens = cache._ensure_generations(self.gen_keys, gens)
+			locked = self._acquire()
+		except _RedisError:
+			cache._redis_failed()
+			return self.compute_uncached(count_error=True)
+		if locked:
+			return self._computed_and_stored(gens)
+		# Someone else is computing this entry: wait a little for their result.
+		deadline = time.monotonic() + cache.lock_wait
+		pause = 0.002
+		while time.monotonic() < deadline:
+			time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+			pause = min(pause * 2, 0.05)
+			try:
+				entry, current = cache._lookup(self.entry_key, self.gen_keys)
+			except _RedisError:
+				cache._redis_failed()
+				return self.compute_uncached(count_error=True)
+			if entry is not None and None not in current and entry[0][0] == current:
+				return decode(entry[1])
+			if None in current:
+				break  # counters vanished (flush or restart): stop waiting
+		value, elapsed = self._timed_compute()
+		self._store([g for g in gens], value, elapsed)
+		return value
+
+	def refresh_early(self, gens: list[str], current: Callable[[], object]):
+		"""Recompute a valid entry before it expires; if another caller already is, keep it."""
+		try:
+			locked = self._acquire()
+		except _RedisError:
+			self.cache._redis_failed()
+			return current()
+		if not locked:
+			return current()
+		return self._computed_and_stored(gens)
