@@ -241,3 +241,19 @@ def test_adapters_read_duck_typed_subsystems():
 			return {"priorities": {"high": {"running": 2, "cap": 2, "queued": 5}}}
 
 	assert coordinator_figures(Coordinator()) == {"high": {"running": 2, "cap": 2, "queued": 5}}
+
+
+def test_missing_catalog_index_from_the_real_index_manager(redis, namespace, mon_db):
+	from verenigingen.performance.indexes import index_catalog_status
+
+	m = Monitor(
+		redis, mon_db, namespace, clock=Clock(), probes=(), index_status=lambda: index_catalog_status(mon_db)
+	)
+	s = m.summary()
+	states = {i["name"]: i["state"] for i in s["indexes"]}
+	assert states["idx_payment_member_date"] == "missing"
+	rules = {(b["rule"], b["subject"]) for b in s["bottlenecks"]}
+	assert ("missing_catalog_index", "idx_payment_member_date") in rules
+	assert not any(
+		b["subject"] == "idx_sinv_customer_date" for b in s["bottlenecks"]
+	)  # no ERPNext table here

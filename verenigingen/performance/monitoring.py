@@ -183,18 +183,24 @@ def coordinator_figures(coordinator) -> dict:
 	return out
 
 
-def index_figures(status: Iterable) -> list[dict]:
-	"""Catalog status rows: name, table, columns, present (bool), table_exists."""
+def index_figures(status) -> list[dict]:
+	"""Catalog rows: name, table, columns, present, table_exists. Reads the index manager's
+	``index_catalog_status()`` ({"indexes": [{index, doctype, columns, state}]}) or plain rows."""
+	rows = status.get("indexes", []) if isinstance(status, Mapping) else status
 	out = []
-	for row in status:
+	for row in rows:
 		row = row.as_dict() if hasattr(row, "as_dict") else dict(row)
+		state = row.get("state")
+		doctype = row.get("doctype")
 		out.append(
 			{
-				"name": row.get("name") or row.get("index_name"),
-				"table": row.get("table") or row.get("table_name"),
+				"name": row.get("index") or row.get("name"),
+				"table": row.get("table") or (f"tab{doctype}" if doctype else None),
 				"columns": row.get("columns"),
-				"present": row.get("present", row.get("exists")),
-				"table_exists": row.get("table_exists", True),
+				"catalog": row.get("catalog"),
+				"state": state,
+				"present": (state == "present") if state else row.get("present"),
+				"table_exists": (state != "not applicable") if state else row.get("table_exists", True),
 			}
 		)
 	return out

@@ -1,0 +1,113 @@
+"""Monitoring overhead, measured side by side in one run.
+
+1. Request-hook overhead: the per-request cost of recording (one Lua call: every request plus
+   its endpoint histogram) against a bare Redis PING round trip on the same connection, so the
+   ratio says how much more than the cheapest possible Redis call the hook costs.
+2. Summary latency with a day of data: 1,440 minutes of request, endpoint and job histograms
+   in Redis and 288 snapshots in MariaDB, then Monitor.summary() and dashboard("24h") timed.
+
+Run: ``python benchmarks/bench_monitoring.py [--requests N]``.
+"""
+
+import argparse
+import os
+import random
+import statistics
+import time
+import uuid
+
+import redis as redis_lib
+
+from verenigingen.performance.db import PyMySQLDatabase
+from verenigingen.performance.histogram import MetricStore
+from verenigingen.performance.monitoring import Monitor, request_samples
+from verenigingen.performance.schema import create_app_tables
+
+
+def timed(fn, n):
+	started = time.perf_counter()
+	for i in range(n):
+		fn(i)
+	return (time.perf_counter() - started) / n
+
+
+def main() -> None:
+	p = argparse.ArgumentParser(description=__doc__)
+	p.add_argument("--requests", type=int, default=5000)
+	args = p.parse_args()
+	r = redis_lib.Redis(
+		host=os.environ.get("VERENIGINGEN_REDIS_HOST", "127.0.0.1"),
+		port=int(os.environ.get("VERENIGINGEN_REDIS_PORT", "6379")),
+	)
+	ns = f"vbench-{uuid.uuid4().hex[:8]}"
+	dbname = f"vbench_mon_{uuid.uuid4().hex[:8]}"
+	server = dict(
+		host=os.environ.get("VERENIGINGEN_DB_HOST", "127.0.0.1"),
+		port=int(os.environ.get("VERENIGINGEN_DB_PORT", "3306")),
+		user=os.environ.get("VERENIGINGEN_DB_USER", "root"),
+		password=os.environ.get("VERENIGINGEN_DB_PASSWORD", ""),
+	)
+	admin = PyMySQLDatabase(**server, autocommit=True)
+	admin.sql(f"CREATE DATABASE `{dbname}`")
+	db = PyMySQLDatabase(**server, database=dbname)
+	try:
+		create_app_tables(db)
+		store = MetricStore(r, ns)
+		rng = random.Random(1)
+		endpoints = [f"/api/method/app.m{i}" for i in range(40)]
+		durations = [rng.lognormvariate(3, 1) for _ in range(args.requests)]
+		for _ in range(200):  # warm up the script cache and the connection
+			store.record(request_samples(endpoints[0], 10.0, 200))
+		ping = timed(lambda i: r.ping(), args.requests)
+
+		def hook(i):  # what after_request does: build the store, the samples, one call
+			MetricStore(r, ns).record(request_samples(endpoints[i % 40], durations[i], 200))
+
+		rec = timed(hook, args.requests)
+		print(
+			f"request hook: {rec * 1e6:8.1f} µs per request  (Redis PING {ping * 1e6:.1f} µs; ratio {rec / ping:.2f}x)"
+		)
+		print(f"  aim < 100 µs: {'met' if rec < 100e-6 else 'NOT met'} on this machine")
+
+		# a day of data: 1440 minutes, ~60 requests/min over 40 endpoints, jobs, 288 snapshots
+		now = time.time()
+		day = MetricStore(r, ns, clock=lambda: now)
+		pipe_started = time.perf_counter()
+		for minute in range(1440):
+			at = now - (1439 - minute) * 60
+			for k in range(60):
+				day.record(request_samples(endpoints[k % 40], rng.lognormvariate(3, 1), 200), at=at)
+		fill_s = time.perf_counter() - pipe_started
+		clock = [now - 86400]
+		mon = Monitor(r, db, ns, clock=lambda: clock[0], probes=())
+		for _ in range(288):
+			clock[0] += 300
+			mon.snapshot()
+		clock[0] = now
+		summary_t = [0.0] * 5
+		for i in range(5):
+			clock[0] += 1  # a later reading: CPU is taken from the previous one, not sampled anew
+			t = time.perf_counter()
+			mon.summary()
+			summary_t[i] = time.perf_counter() - t
+		dash_t = []
+		for _ in range(3):
+			t = time.perf_counter()
+			data = mon.dashboard("24h")
+			dash_t.append(time.perf_counter() - t)
+		print(f"a day of data: 86,400 requests recorded in {fill_s:.1f} s, 288 snapshots")
+		print(f"summary():          median {statistics.median(summary_t) * 1000:7.1f} ms over 5 runs")
+		print(
+			f"dashboard('24h'):   median {statistics.median(dash_t) * 1000:7.1f} ms over 3 runs "
+			f"({len(data['requests']['points'])} request points, {len(data['snapshots'])} snapshots)"
+		)
+		print(f"ratio dashboard/summary: {statistics.median(dash_t) / statistics.median(summary_t):.2f}x")
+	finally:
+		admin.sql(f"DROP DATABASE IF EXISTS `{dbname}`")
+		batch = list(r.scan_iter(match=f"{ns}|*", count=1000))
+		for i in range(0, len(batch), 500):
+			r.unlink(*batch[i : i + 500])
+
+
+if __name__ == "__main__":
+	main()
