@@ -8,6 +8,15 @@ Each name maps to the module that owns it.
 from importlib import import_module
 
 _EXPORTS: dict[str, str] = {
+	# monitoring
+	"Histogram": "histogram",
+	"MetricStore": "histogram",
+	"Sample": "histogram",
+	"Monitor": "monitoring",
+	"MonitoringSettings": "monitoring",
+	"AlertManager": "alerts",
+	"find_bottlenecks": "bottlenecks",
+	"InvalidMetricError": "exceptions",
 	# job coordinator
 	"Priority": "jobs",
 	"RetryPolicy": "jobs",

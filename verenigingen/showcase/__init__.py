@@ -11,5 +11,6 @@ STEPS: list[tuple[str, str]] = [
 	("indexes", "verenigingen.showcase.indexes:run"),
 	("baseline_after", "verenigingen.showcase.baselines:after"),
 	("readiness", "verenigingen.showcase.readiness:run"),
+	("monitoring", "verenigingen.showcase.monitoring:run"),
 	("report", "verenigingen.showcase.report:run"),  # keep last: it reports what every step measured
 ]
