@@ -188,3 +188,19 @@ def job_coordinator():
 		caps=site_config(JOB_CAPS_CONFIG_KEY) or None,
 		runner=JOB_RUNNER,
 	)
+
+
+# ---------------------------------------------------------------- cache
+
+CACHE_TTL_CONFIG_KEY = (
+	"verenigingen_cache_ttl"  # site config: {"FINANCIAL": 60, ...} overrides TTLs per level
+)
+CACHE_DERIVED_CONFIG_KEY = "verenigingen_cache_derived_dependencies"  # {"Member Payment": ["Member"]}
+
+
+def cache_settings() -> dict:
+	"""The site's overrides of the app cache: TTLs per security level and derived dependencies."""
+	return {
+		"ttls": site_config(CACHE_TTL_CONFIG_KEY) or None,
+		"derived_dependencies": site_config(CACHE_DERIVED_CONFIG_KEY) or None,
+	}

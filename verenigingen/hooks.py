@@ -26,3 +26,18 @@ scheduler_events = {
 	},
 	"daily": ["verenigingen.monitoring.purge_snapshots"],
 }
+
+# The app cache: invalidate after commit on every document change; clear on `bench clear-cache`
+# ------------
+doc_events = {
+	"*": {
+		"after_insert": "verenigingen.events.on_document_change",
+		"on_update": "verenigingen.events.on_document_change",
+		"on_submit": "verenigingen.events.on_document_change",
+		"on_cancel": "verenigingen.events.on_document_change",
+		"on_update_after_submit": "verenigingen.events.on_document_change",
+		"on_trash": "verenigingen.events.on_document_change",
+		"after_rename": "verenigingen.events.on_document_change",
+	},
+}
+clear_cache = "verenigingen.caching.clear_all"

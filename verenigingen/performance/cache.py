@@ -219,6 +219,7 @@ class SecurityAwareCache:
 				self._count(name, level, "early_refreshes")
 				return call.refresh_early(gens, lambda: decode(payload))
 			self._count(name, level, "invalidation_misses")
+			self._count(name, level, "misses")
 		else:
 			self._count(name, level, "misses")
 		return call.fill(gens)
@@ -267,10 +268,10 @@ class SecurityAwareCache:
 		      "functions": {function name: {metrics, "level": level name}},
 		    }
 
-		where metrics are ``hits``, ``misses`` (no entry), ``invalidation_misses`` (an entry
-		whose generations moved), ``errors`` (Redis failures), ``uncacheable`` (values the codec
+		where metrics are ``hits``, ``misses`` (every lookup that was not a hit),
+		``invalidation_misses`` (the misses that found an entry whose generations had moved), ``errors`` (Redis failures), ``uncacheable`` (values the codec
 		refused), ``early_refreshes``, ``compute_ms`` (time spent in ``compute``) and
-		``hit_ratio`` (hits over lookups, None before the first lookup). ``entries`` and
+		``hit_ratio`` (hits / (hits + misses), None before the first lookup). ``entries`` and
 		``memory_bytes`` are approximations read from Redis: live entries in a per-level index
 		and the mean ``MEMORY USAGE`` of a sample of them. With ``function`` only that
 		function's row is returned (``{metrics, "level"}``, zeros if never called).
@@ -495,7 +496,7 @@ def _zero() -> dict:
 def _finish(row: dict) -> dict:
 	for metric in METRICS:
 		row[metric] = int(row.get(metric, 0)) if metric != "compute_ms" else round(row.get(metric, 0), 3)
-	lookups = row["hits"] + row["misses"] + row["invalidation_misses"]
+	lookups = row["hits"] + row["misses"]
 	row["hit_ratio"] = round(row["hits"] / lookups, 4) if lookups else None
 	return row
 
