@@ -92,6 +92,22 @@ _EXPORTS: dict[str, str] = {
 	"validate_readiness": "readiness",
 	"readiness_score": "readiness",
 	"scan_whitelisted": "api_audit",
+	# security-aware cache
+	"SecurityAwareCache": "cache",
+	"SecurityLevel": "cache",
+	"Scope": "cache",
+	"Dependency": "invalidation",
+	"DependencyGraph": "invalidation",
+	"Generations": "invalidation",
+	"CircuitBreaker": "breaker",
+	"encode": "serialization",
+	"decode": "serialization",
+	"canonical_digest": "serialization",
+	"member_summary": "summaries",
+	"chapter_statistics": "summaries",
+	"UnencodableValueError": "exceptions",
+	"UncacheableValueWarning": "exceptions",
+	"InvalidCacheArgumentError": "exceptions",
 }
 
 __all__ = sorted(_EXPORTS)
