@@ -155,11 +155,15 @@ def _work(host: str, port: int, queues: str) -> None:
 	worker.work(logging_level="WARNING", with_scheduler=False)
 
 
-def site_record(label: str) -> None:
-	"""A job for the shell tests, run in-process as a bench worker would: records on the site's Redis."""
+def site_record(label: str, fail: bool = False) -> None:
+	"""A job for the shell tests, run in-process as a bench worker would: records on the site's Redis
+	and writes a Role row (to see commits and rollbacks); ``fail`` raises after the write."""
 	import frappe
 
 	frappe.cache.rpush(_key(frappe.local.site, "order"), label)
+	frappe.db.sql("INSERT INTO `tabMember` (`name`) VALUES (%s)", (label,))
+	if fail:
+		raise RuntimeError(f"{label} failed after writing")
 
 
 if __name__ == "__main__":

@@ -209,6 +209,31 @@ def test_load_controller_lowers_and_restores_caps_with_hysteresis(redis, namespa
 	assert load["changes"][0]["caps"]["normal"] == {"from": 2, "to": 5}
 
 
+def test_runner_runs_the_next_admitted_jobs_itself_within_bounds(redis, namespace):
+	from verenigingen.performance.jobs import run_attempt
+
+	noop = "verenigingen.performance.jobs.tasks.noop"
+	rec = Recorder()
+	coord = JobCoordinator(redis, namespace, rec, load_controller=None, caps={"normal": 1}, chain_jobs=3)
+	for i in range(5):
+		coord.submit(noop, job_id=f"n{i}")
+	assert len(rec.calls) == 1
+	first = rec.calls[0]["kwargs"]
+	assert run_attempt(coord, first["coordinated_job"], first["attempt_token"], "normal") == "finished"
+	# n0 ran, then n1 and n2 in the same RQ job (chain of 3); n3 went to RQ as usual
+	assert [coord.status(f"n{i}")["status"] for i in range(5)] == ["finished"] * 3 + ["waiting"] * 2
+	assert [c["kwargs"]["coordinated_job"] for c in rec.calls] == ["n0", "n3"]
+	assert coord.queue_status()["priorities"]["normal"]["slots_in_use"] == 1
+	# a higher-priority job waiting in RQ for a worker: the runner hands the next job to RQ instead
+	coord.submit(noop, priority="critical", job_id="c0")
+	assert rec.calls[-1]["kwargs"]["coordinated_job"] == "c0"
+	n3 = rec.calls[1]["kwargs"]
+	assert run_attempt(coord, "n3", n3["attempt_token"], "normal") == "finished"
+	assert coord.status("n4")["phase"] == "dispatched" and rec.calls[-1]["kwargs"]["coordinated_job"] == "n4"
+	# the same admission delivered twice runs once
+	assert run_attempt(coord, "n3", n3["attempt_token"], "normal") == "stale"
+
+
 def test_percentile_is_nearest_rank():
 	assert percentile([], 0.5) is None
 	assert percentile([3, 1, 2, 4], 0.5) == 2

@@ -47,6 +47,20 @@ def test_jobs_go_through_frappe_enqueue_on_the_bench_queues_and_run(frappe_site)
 		for x in frappe.cache.lrange(KeyBuilder(frappe_site.namespace).key("jobtest", "order"), 0, -1)
 	]
 	assert order == ["pay", "mail", "import1"]
+	assert [r[0] for r in frappe.db.sql("SELECT name FROM `tabMember` ORDER BY name")] == [
+		"import1",
+		"mail",
+		"pay",
+	]
+	# a failed attempt's writes are rolled back, not committed by the worker
+	from verenigingen.performance.jobs import RetryPolicy
+
+	coord.submit(
+		f"{FIX}.site_record", {"label": "broken", "fail": True}, retry=RetryPolicy(0, 0), job_id="broken"
+	)
+	assert _run_enqueued(frappe, frappe.enqueued_jobs[-1]) == "failed"
+	assert not frappe.db.exists("Member", "broken")
+	assert "broken failed after writing" in get_job_status("broken")["error"]
 	# a second delivery of the same admission (RQ retrying it) does not run the job again
 	assert _run_enqueued(frappe, calls[0]) == "stale"
 	status = get_queue_status()

@@ -6,11 +6,27 @@ from verenigingen.performance.jobs import run_attempt
 
 
 def run_job(namespace: str, coordinated_job: str, attempt_token: str, priority: str) -> str:
-	"""Run one admitted attempt (enqueued by the coordinator through ``frappe.enqueue``)."""
+	"""Run one admitted attempt (enqueued by the coordinator through ``frappe.enqueue``), and the
+	next admitted ones the runner takes on; each attempt's writes are committed when it finished
+	and rolled back otherwise, so a failed attempt leaves nothing behind."""
 	site = frappe_bridge.namespace()
 	if namespace != site:
 		raise ValueError(f"job {coordinated_job} was submitted on {namespace!r} but runs on site {site!r}")
-	return run_attempt(frappe_bridge.job_coordinator(), coordinated_job, attempt_token, priority)
+	return run_attempt(
+		frappe_bridge.job_coordinator(),
+		coordinated_job,
+		attempt_token,
+		priority,
+		after_attempt=_end_transaction,
+	)
+
+
+def _end_transaction(status: str) -> None:
+	db = frappe_bridge.database()
+	if status == "finished":
+		db.commit()
+	else:
+		db.rollback()
 
 
 def reconcile() -> dict:

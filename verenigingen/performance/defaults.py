@@ -118,6 +118,8 @@ JOB_LOAD_CPU_LOW = 70.0  # CPU percent under which (with memory under its low ma
 JOB_LOAD_MEMORY_LOW = 80.0  # memory percent under which (with CPU under its low mark) caps are restored
 JOB_LOAD_CHANGES_KEPT = 50  # cap changes of the load controller kept for queue_status()
 JOB_RECONCILE_BATCH = 200  # expired leases / due retries handled per reconcile pass
+JOB_CHAIN_JOBS = 100  # jobs one RQ job may run in a row (admitted as slots free) before handing over to RQ
+JOB_CHAIN_SECONDS = 5.0  # seconds one RQ job may keep running admitted jobs before handing over to RQ
 
 # ---------------------------------------------------------------- baselines
 BASELINE_RUNS = 200  # timed runs of each baseline operation (split evenly over the rounds)

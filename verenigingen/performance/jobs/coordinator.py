@@ -69,7 +69,8 @@ class JobCoordinator:
 
 	caps: per-priority overrides of the default caps ({"bulk": 2}); lease_ttl: seconds a
 	running job's slot survives without a heartbeat; admission_ttl: seconds a slot reserved for
-	an admitted job waits for a worker; load_controller: a LoadController (psutil by default,
+	an admitted job waits for a worker; chain_jobs/chain_seconds: how many admitted jobs (and for
+	how long) a runner may run itself, in a row, before handing over to RQ (1 turns it off); load_controller: a LoadController (psutil by default,
 	None to turn load control off); clock: wall-clock seconds (time.time)."""
 
 	def __init__(
@@ -85,6 +86,8 @@ class JobCoordinator:
 		runner: str = RQ_RUNNER,
 		lease_ttl: float = defaults.JOB_LEASE_TTL,
 		admission_ttl: float = defaults.JOB_ADMISSION_TTL,
+		chain_jobs: int = defaults.JOB_CHAIN_JOBS,
+		chain_seconds: float = defaults.JOB_CHAIN_SECONDS,
 		load_controller=_DEFAULT,
 		clock: Callable[[], float] = time.time,
 		publish: bool = True,
@@ -113,6 +116,10 @@ class JobCoordinator:
 		for name, value in (("lease_ttl", lease_ttl), ("admission_ttl", admission_ttl)):
 			if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
 				raise InvalidJobError(f"{name} must be a number of seconds > 0, got {value!r}")
+		if isinstance(chain_jobs, bool) or not isinstance(chain_jobs, int) or chain_jobs < 1:
+			raise InvalidJobError(f"chain_jobs must be an integer >= 1, got {chain_jobs!r}")
+		self.chain_jobs = chain_jobs
+		self.chain_seconds = float(chain_seconds)
 		self.lease_ttl = float(lease_ttl)
 		self.admission_ttl = float(admission_ttl)
 		self.load_controller = LoadController() if load_controller is _DEFAULT else load_controller
@@ -144,6 +151,8 @@ class JobCoordinator:
 				runner=raw["runner"],
 				lease_ttl=float(raw["lease_ttl"]),
 				admission_ttl=float(raw["admission_ttl"]),
+				chain_jobs=int(raw.get("chain_jobs") or defaults.JOB_CHAIN_JOBS),
+				chain_seconds=float(raw.get("chain_seconds") or defaults.JOB_CHAIN_SECONDS),
 			)
 		options.update(kwargs)
 		return cls(redis, namespace, enqueue, **options)
@@ -157,6 +166,7 @@ class JobCoordinator:
 
 	def _config(self) -> dict:
 		config = {"runner": self.runner, "lease_ttl": self.lease_ttl, "admission_ttl": self.admission_ttl}
+		config.update(chain_jobs=self.chain_jobs, chain_seconds=self.chain_seconds)
 		for p in ORDER:
 			config[f"cap:{p.value}"] = self.caps[p]
 			config[f"queue:{p.value}"] = self.queues[p]
@@ -235,6 +245,9 @@ class JobCoordinator:
 			self._key("seq"),
 			self._key("counts", priority.value),
 			self._key("blocked"),
+			self._key("config"),
+			self._key("reduced"),
+			self._key("slots", priority.value),
 		]
 		for dep in deps:
 			keys += [self._job_key(dep), self._key("dependents", dep)]
@@ -246,6 +259,7 @@ class JobCoordinator:
 			len(deps),
 		]
 		args += deps
+		args += [priority.value, self.caps[priority]]
 		for field, value in fields.items():
 			args += [field, value]
 		outcome, detail = (_text(x) for x in self._scripts["SUBMIT"](keys=keys, args=args))
@@ -254,7 +268,7 @@ class JobCoordinator:
 				f"job {job_id} depends on {deps[int(detail)]!r}, which the coordinator does not know "
 				"(never submitted, or its record expired)"
 			)
-		if outcome == "waiting":
+		if outcome == "waiting" and detail == "1":  # a slot of its priority is free
 			self.dispatch()
 		return job_id
 
@@ -285,51 +299,79 @@ class JobCoordinator:
 			caps[p] = min(caps[p], int(value))
 		return caps
 
-	def dispatch(self) -> int:
+	def dispatch(self, take: Callable | None = None):
 		"""Move due retries back into their queues, then admit waiting jobs, highest priority first,
-		while slots are free. Returns how many jobs were admitted to RQ."""
-		now = self.clock()
-		pipe = self.redis.pipeline(transaction=False)
-		for p in ORDER:
-			pipe.zrangebyscore(
-				self._key("delayed", p.value), "-inf", now, start=0, num=defaults.JOB_RECONCILE_BATCH
-			)
-		due = pipe.execute()
-		for p, ids in zip(ORDER, due, strict=True):
-			for job_id in ids:
-				self._promote(p, _text(job_id), now)
+		while slots are free. Returns how many jobs were admitted.
+
+		With ``take`` (``take(priority, timeout) -> bool``, used by runners) the first admitted job
+		``take`` accepts is not handed to RQ but returned for the caller to run itself, as
+		``(admitted, (priority, job_id, token))``; ``(admitted, None)`` when there was none."""
 		admitted = 0
+		taken = None
 		while True:
+			now = self.clock()
 			pipe = self.redis.pipeline(transaction=False)
+			for p in ORDER:
+				pipe.zrangebyscore(
+					self._key("delayed", p.value), "-inf", now, start=0, num=defaults.JOB_RECONCILE_BATCH
+				)
 			pipe.hgetall(self._key("reduced"))
 			for p in ORDER:
 				pipe.zrange(self._key("waiting", p.value), 0, 0)
 				pipe.zcard(self._key("slots", p.value))
+			if take is not None:
+				for p in ORDER:
+					pipe.scard(self._key("admitted", p.value))
 			result = pipe.execute()
-			caps = self._effective_caps(result[0])
-			progress = False
-			for i, p in enumerate(ORDER):
-				head, in_use = result[1 + 2 * i], result[2 + 2 * i]
-				if not head or in_use >= caps[p]:
+			n = len(ORDER)
+			promoted = 0
+			for p, ids in zip(ORDER, result[:n], strict=True):
+				for job_id in ids:
+					promoted += self._promote(p, _text(job_id), now)
+			if promoted:
+				continue  # read the queues again with the retries in them
+			caps = self._effective_caps(result[n])
+			candidates = [
+				(p, _text(result[n + 1 + 2 * i][0]), result[n + 2 + 2 * i])
+				for i, p in enumerate(ORDER)
+				if result[n + 1 + 2 * i] and result[n + 2 + 2 * i] < caps[p]
+			]
+			again = False
+			for p, job_id, in_use in candidates:
+				admission = self._admit(p, job_id)
+				if admission == 0:
 					continue
-				job_id = _text(head[0])
-				token = self._admit(p, job_id)
-				if token == 0:
-					continue
-				progress = True
-				if token > 0:
-					self._send(p, job_id, token)
+				if admission != -1:
+					token, timeout = admission
+					if (
+						taken is None
+						and take is not None
+						and self._may_take(p, result[-n:])
+						and take(p, timeout)
+					):
+						taken = (p, job_id, str(token))
+					else:
+						self._send(p, job_id, token, timeout)
 					admitted += 1
-				break  # start again from the highest priority
-			if not progress:
-				return admitted
+				# read again (highest priority first) only if this snapshot leaves room for more
+				again = admission == -1 or in_use + 1 < caps[p] or len(candidates) > 1
+				break
+			if not again:
+				return admitted if take is None else (admitted, taken)
+
+	@staticmethod
+	def _may_take(p: Priority, in_rq: list) -> bool:
+		"""A runner may run an admitted job itself only while no job of a higher priority sits in RQ
+		waiting for a worker (that one must start first, as RQ's queue order has it)."""
+		return not any(in_rq[q.rank] for q in ORDER if q.rank < p.rank)
 
 	def _promote(self, p: Priority, job_id: str, now: float) -> int:
 		keys = [self._key("delayed", p.value), self._job_key(job_id), self._key("waiting", p.value)]
 		keys.append(self._key("counts", p.value))
 		return int(self._scripts["PROMOTE"](keys=keys, args=[job_id, repr(now)]))
 
-	def _admit(self, p: Priority, job_id: str) -> int:
+	def _admit(self, p: Priority, job_id: str):
+		"""(token, timeout) when the job took a slot, 0 when none is free, -1 when it is no longer the head."""
 		now = self.clock()
 		keys = [
 			self._key("waiting", p.value),
@@ -337,12 +379,15 @@ class JobCoordinator:
 			self._key("config"),
 			self._key("reduced"),
 			self._job_key(job_id),
+			self._key("admitted", p.value),
 		]
 		args = [job_id, p.value, repr(now), repr(now + self.admission_ttl), self.caps[p]]
-		return int(self._scripts["ADMIT"](keys=keys, args=args))
+		result = self._scripts["ADMIT"](keys=keys, args=args)
+		if isinstance(result, list):
+			return int(result[0]), float(_text(result[1]))
+		return int(result)
 
-	def _send(self, p: Priority, job_id: str, token: int) -> None:
-		timeout = float(_text(self.redis.hget(self._job_key(job_id), "timeout")) or self.timeouts[p])
+	def _send(self, p: Priority, job_id: str, token: int, timeout: float) -> None:
 		try:
 			self.enqueue(
 				self.runner,
@@ -359,6 +404,7 @@ class JobCoordinator:
 			)
 		except Exception as exc:
 			keys = [self._key("waiting", p.value), self._key("slots", p.value), self._job_key(job_id)]
+			keys.append(self._key("admitted", p.value))
 			self._scripts["UNADMIT"](keys=keys, args=[job_id, str(token)])
 			raise JobDispatchError(
 				f"job {job_id} could not be handed to RQ queue {self.queues[p]!r} ({exc}); it waits and "
@@ -373,20 +419,20 @@ class JobCoordinator:
 			self._job_key(job_id),
 			self._key("slots", priority.value),
 			self._key("counts", priority.value),
+			self._key("admitted", priority.value),
 		]
 		result = self._scripts["CLAIM"](
 			keys=keys, args=[job_id, token, repr(now), repr(now + self.lease_ttl), worker]
 		)
 		if not result:
 			return None
-		record = self.redis.hmget(self._job_key(job_id), "method", "kwargs", "timeout")
 		return {
 			"attempts": int(result[0]),
 			"ready_at": float(_text(result[1])),
 			"started": now,
-			"method": _text(record[0]),
-			"kwargs": json.loads(_text(record[1])),
-			"timeout": float(_text(record[2])),
+			"method": _text(result[2]),
+			"kwargs": json.loads(_text(result[3])),
+			"timeout": float(_text(result[4])),
 		}
 
 	def renew(self, job_id: str, token: str, priority: Priority) -> int:
@@ -407,9 +453,11 @@ class JobCoordinator:
 		ready_at: float,
 		error: str = "",
 		traceback: str = "",
-	) -> str:
+		take: Callable | None = None,
+	):
 		"""Record the end of an attempt, release its slot, settle dependents, admit the next jobs.
-		Returns the job's status afterwards ('stale' if the attempt no longer owned the job)."""
+		Returns the job's status afterwards ('stale' if the attempt no longer owned the job); with
+		``take`` (see :meth:`dispatch`) also the admitted job the caller is to run next, or None."""
 		now = self.clock()
 		run_time = now - started
 		keys = [
@@ -417,23 +465,20 @@ class JobCoordinator:
 			self._key("slots", priority.value),
 			self._key("counts", priority.value),
 			self._key("delayed", priority.value),
+			tracking.sample_key(self.keys, priority, "wait"),
+			tracking.sample_key(self.keys, priority, "run"),
+			self._key("dependents", job_id),
 		]
 		args = [job_id, token, repr(now), outcome, error, traceback, repr(run_time)]
-		args += [defaults.JOB_FINISHED_TTL, defaults.JOB_FAILED_TTL]
-		status = _text(self._scripts["FINISH"](keys=keys, args=args)[0])
-		if status != "stale":
-			pipe = self.redis.pipeline(transaction=False)
-			tracking.record_sample(
-				pipe, self.keys, priority, "wait", started, started - ready_at, defaults.JOB_SAMPLES
-			)
-			if status == "finished":
-				tracking.record_sample(pipe, self.keys, priority, "run", now, run_time, defaults.JOB_SAMPLES)
-			pipe.exists(self._key("dependents", job_id))
-			has_dependents = pipe.execute()[-1]
-			if has_dependents and status in TERMINAL:
-				self._settle(job_id, status)
-		self.dispatch()
-		return status
+		args += [defaults.JOB_FINISHED_TTL, defaults.JOB_FAILED_TTL, defaults.JOB_SAMPLES]
+		args.append(repr(max(started - ready_at, 0.0)))
+		status, _interval, has_dependents = (_text(x) for x in self._scripts["FINISH"](keys=keys, args=args))
+		if has_dependents == "1" and status in TERMINAL:
+			self._settle(job_id, status)
+		if take is None:
+			self.dispatch()
+			return status
+		return status, self.dispatch(take)[1]
 
 	def _settle(self, job_id: str, status: str) -> None:
 		"""A job ended for good: unblock, or fail, the jobs that depend on it (transitively)."""
@@ -510,6 +555,7 @@ class JobCoordinator:
 			self._key("slots", priority),
 			self._key("counts", priority),
 			self._key("blocked"),
+			self._key("admitted", priority),
 		]
 		result = _text(
 			self._scripts["CANCEL"](keys=keys, args=[job_id, repr(self.clock()), defaults.JOB_FAILED_TTL])[0]
@@ -538,7 +584,11 @@ class JobCoordinator:
 			):
 				job_id = _text(raw)
 				keys = [self._job_key(job_id), slots, self._key("waiting", p.value)]
-				keys += [self._key("delayed", p.value), self._key("counts", p.value)]
+				keys += [
+					self._key("delayed", p.value),
+					self._key("counts", p.value),
+					self._key("admitted", p.value),
+				]
 				outcome = _text(
 					self._scripts["EXPIRE"](keys=keys, args=[job_id, repr(now), defaults.JOB_FAILED_TTL])[0]
 				)

@@ -46,12 +46,16 @@ local function fail_attempt(job, counts, delayed, id, now, err, tb, failed_ttl)
 end
 """
 
-# KEYS: job, waiting, seq, counts, blocked, then (dependency job, dependency's dependents set) pairs
-# ARGV: id, now, accept_failed ('1'/'0'), failed_ttl, n, n dependency ids, field, value, field, value, ...
+# KEYS: job, waiting, seq, counts, blocked, config, reduced, slots,
+#       then (dependency job, dependency's dependents set) pairs
+# ARGV: id, now, accept_failed ('1'/'0'), failed_ttl, n, n dependency ids, priority, default cap,
+#       field, value, field, value, ...
+# Returns {outcome, detail}; for 'waiting' the detail is '1' when a slot of the priority is free.
 SUBMIT = (
 	_HELPERS
 	+ """
 local job, waiting, seq, counts, blocked = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local config, reduced, slots = KEYS[6], KEYS[7], KEYS[8]
 local id, now, accept, failed_ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local old = redis.call('HGET', job, 'status')
 if old and old ~= 'finished' and old ~= 'failed' and old ~= 'cancelled' and old ~= 'dependency_failed' then
@@ -61,7 +65,7 @@ local ndeps = tonumber(ARGV[5])
 local pending = {}
 local failed_dep = nil
 for i = 0, ndeps - 1 do
-	local dstatus = redis.call('HGET', KEYS[6 + 2 * i], 'status')
+	local dstatus = redis.call('HGET', KEYS[9 + 2 * i], 'status')
 	if not dstatus then return {'unknown', tostring(i)} end
 	if dstatus == 'finished' then
 	elseif dstatus == 'failed' or dstatus == 'cancelled' or dstatus == 'dependency_failed' then
@@ -72,7 +76,8 @@ for i = 0, ndeps - 1 do
 end
 if old then redis.call('DEL', job) end
 local fields = {}
-for i = 6 + ndeps, #ARGV do table.insert(fields, ARGV[i]) end
+local p, default_cap = ARGV[6 + ndeps], ARGV[7 + ndeps]
+for i = 8 + ndeps, #ARGV do table.insert(fields, ARGV[i]) end
 redis.call('HSET', job, unpack(fields))
 local n = redis.call('INCR', seq)
 redis.call('HSET', job, 'seq', n, 'attempts', 0, 'dispatches', 0)
@@ -84,7 +89,7 @@ if failed_dep then
 	return {'dependency_failed', tostring(failed_dep[1])}
 end
 if #pending > 0 then
-	for _, i in ipairs(pending) do redis.call('SADD', KEYS[7 + 2 * i], id) end
+	for _, i in ipairs(pending) do redis.call('SADD', KEYS[10 + 2 * i], id) end
 	redis.call('HSET', job, 'status', 'blocked', 'pending_deps', #pending)
 	redis.call('SADD', blocked, id)
 	move(counts, nil, 'blocked')
@@ -93,13 +98,18 @@ end
 redis.call('HSET', job, 'status', 'waiting', 'ready_at', now)
 redis.call('ZADD', waiting, n, id)
 move(counts, nil, 'waiting')
-return {'waiting', ''}
+local cap = tonumber(redis.call('HGET', config, 'cap:' .. p) or default_cap)
+local lowered = redis.call('HGET', reduced, p)
+if lowered and tonumber(lowered) < cap then cap = tonumber(lowered) end
+if redis.call('ZCARD', slots) < cap then return {'waiting', '1'} end
+return {'waiting', '0'}
 """
 )
 
 # Take a slot for the job at the head of a priority's queue, if the cap allows.
-# KEYS: waiting, slots, config, reduced, job   ARGV: id, priority, now, reservation expiry, default cap
-# Returns the attempt token (> 0), 0 when every slot is taken, -1 when the job is no longer the head.
+# KEYS: waiting, slots, config, reduced, job, admitted   ARGV: id, priority, now, reservation expiry, default cap
+# (``admitted`` holds the jobs of the priority that are in RQ but not started yet)
+# Returns {attempt token, timeout}, 0 when every slot is taken, -1 when the job is no longer the head.
 ADMIT = """
 local waiting, slots, config, reduced, job = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local id, p = ARGV[1], ARGV[2]
@@ -112,27 +122,30 @@ if head ~= id then return -1 end
 redis.call('ZREM', waiting, id)
 if redis.call('HGET', job, 'status') ~= 'waiting' then return -1 end
 redis.call('ZADD', slots, ARGV[4], id)
+redis.call('SADD', KEYS[6], id)
 local token = redis.call('HINCRBY', job, 'dispatches', 1)
 redis.call('HSET', job, 'status', 'dispatched', 'token', token, 'dispatched_at', ARGV[3])
-return token
+return {token, redis.call('HGET', job, 'timeout')}
 """
 
 # Undo an admission whose enqueue into RQ failed: the slot is free and the job heads its queue again.
-# KEYS: waiting, slots, job   ARGV: id, token
+# KEYS: waiting, slots, job, admitted   ARGV: id, token
 UNADMIT = """
 local waiting, slots, job = KEYS[1], KEYS[2], KEYS[3]
 if redis.call('HGET', job, 'token') ~= ARGV[2] or redis.call('HGET', job, 'status') ~= 'dispatched' then
 	return 0
 end
 redis.call('ZREM', slots, ARGV[1])
+redis.call('SREM', KEYS[4], ARGV[1])
 redis.call('HSET', job, 'status', 'waiting')
 redis.call('ZADD', waiting, redis.call('HGET', job, 'seq'), ARGV[1])
 return 1
 """
 
 # A worker starts an admitted attempt: the reservation becomes a lease kept alive by heartbeats.
-# KEYS: job, slots, counts   ARGV: id, token, now, lease expiry, worker
-# Returns {attempts, ready_at} or {} when the attempt is stale (re-dispatched, cancelled, reaped).
+# KEYS: job, slots, counts, admitted   ARGV: id, token, now, lease expiry, worker
+# Returns {attempts, ready_at, method, kwargs, timeout} or {} when the attempt is stale (re-dispatched,
+# cancelled, reaped).
 CLAIM = (
 	_HELPERS
 	+ """
@@ -142,11 +155,13 @@ if redis.call('HGET', job, 'token') ~= ARGV[2] or redis.call('HGET', job, 'statu
 end
 if not redis.call('ZSCORE', slots, ARGV[1]) then return {} end
 redis.call('ZADD', slots, 'XX', ARGV[4], ARGV[1])
+redis.call('SREM', KEYS[4], ARGV[1])
 local attempts = redis.call('HINCRBY', job, 'attempts', 1)
 redis.call('HSET', job, 'status', 'running', 'started', ARGV[3], 'worker', ARGV[5])
 redis.call('HSETNX', job, 'first_started', ARGV[3])
 move(counts, 'dispatched', 'running')
-return {tostring(attempts), redis.call('HGET', job, 'ready_at') or ARGV[3]}
+local rec = redis.call('HMGET', job, 'ready_at', 'method', 'kwargs', 'timeout')
+return {tostring(attempts), rec[1] or ARGV[3], rec[2], rec[3], rec[4]}
 """
 )
 
@@ -164,21 +179,33 @@ if redis.call('HGET', job, 'cancel_requested') == '1' then return 2 end
 return 1
 """
 
-# An attempt ended. KEYS: job, slots, counts, delayed
-# ARGV: id, token, now, outcome (finished|failed|cancelled), error, traceback, run_time, finished_ttl, failed_ttl
-# Returns {new status, retry interval or ''} or {'stale', ''}.
+# An attempt ended. KEYS: job, slots, counts, delayed, wait samples, run samples, dependents
+# ARGV: id, token, now, outcome (finished|failed|cancelled), error, traceback, run_time, finished_ttl,
+#       failed_ttl, samples kept, queue wait
+# Returns {new status, retry interval or '', '1' if other jobs depend on this one} or {'stale', '', ''}.
+# The attempt's queue wait is sampled, and its run time when it finished.
 FINISH = (
 	_HELPERS
 	+ """
 local job, slots, counts, delayed = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, now, outcome = ARGV[1], tonumber(ARGV[3]), ARGV[4]
 if redis.call('HGET', job, 'token') ~= ARGV[2] or redis.call('HGET', job, 'status') ~= 'running' then
-	return {'stale', ''}
+	return {'stale', '', ''}
 end
 redis.call('ZREM', slots, id)
 redis.call('HSET', job, 'run_time', ARGV[7], 'last_ended', ARGV[3])
+local kept = tonumber(ARGV[10])
+redis.call('LPUSH', KEYS[5], ARGV[3] .. ' ' .. ARGV[11])
+redis.call('LTRIM', KEYS[5], 0, kept - 1)
+local has_dependents = tostring(redis.call('EXISTS', KEYS[7]))
 if outcome == 'failed' then
-	return fail_attempt(job, counts, delayed, id, now, ARGV[5], ARGV[6], tonumber(ARGV[9]))
+	local result = fail_attempt(job, counts, delayed, id, now, ARGV[5], ARGV[6], tonumber(ARGV[9]))
+	table.insert(result, has_dependents)
+	return result
+end
+if outcome == 'finished' then
+	redis.call('LPUSH', KEYS[6], ARGV[3] .. ' ' .. ARGV[7])
+	redis.call('LTRIM', KEYS[6], 0, kept - 1)
 end
 redis.call('HSET', job, 'status', outcome, 'ended', ARGV[3], 'worker', redis.call('HGET', job, 'worker'))
 if outcome == 'finished' then
@@ -189,11 +216,11 @@ else
 	redis.call('EXPIRE', job, tonumber(ARGV[9]))
 end
 move(counts, 'running', outcome)
-return {outcome, ''}
+return {outcome, '', has_dependents}
 """
 )
 
-# Reap one expired lease. KEYS: job, slots, waiting, delayed, counts   ARGV: id, now, failed_ttl
+# Reap one expired lease. KEYS: job, slots, waiting, delayed, counts, admitted   ARGV: id, now, failed_ttl
 # Returns {'alive'|'readmitted'|'delayed'|'failed'|'cancelled'|'released', detail}.
 EXPIRE = (
 	_HELPERS
@@ -205,6 +232,7 @@ if not score or tonumber(score) > now then return {'alive', ''} end
 redis.call('ZREM', slots, id)
 local status = redis.call('HGET', job, 'status')
 if status == 'dispatched' then
+	redis.call('SREM', KEYS[6], id)
 	redis.call('HSET', job, 'status', 'waiting')
 	redis.call('ZADD', waiting, redis.call('HGET', job, 'seq'), id)
 	return {'readmitted', ''}
@@ -240,7 +268,7 @@ return 1
 """
 )
 
-# KEYS: job, waiting, delayed, slots, counts, blocked   ARGV: id, now, ttl
+# KEYS: job, waiting, delayed, slots, counts, blocked, admitted   ARGV: id, now, ttl
 # Returns {status after the call}: 'cancelled', 'stopping' (running: its worker was asked to stop) or the
 # terminal status the job already had; {'unknown'} for no such job.
 CANCEL = (
@@ -256,7 +284,7 @@ if status == 'running' then
 end
 if status == 'waiting' then redis.call('ZREM', waiting, id)
 elseif status == 'blocked' then redis.call('SREM', blocked, id)
-elseif status == 'dispatched' then redis.call('ZREM', slots, id)
+elseif status == 'dispatched' then redis.call('ZREM', slots, id); redis.call('SREM', KEYS[7], id)
 elseif status == 'delayed' then redis.call('ZREM', delayed, id)
 else return {status} end
 redis.call('HSET', job, 'status', 'cancelled', 'ended', ARGV[2], 'cancel_requested', '1')

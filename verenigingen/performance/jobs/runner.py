@@ -8,6 +8,7 @@ one long C call stops when that call returns). They derive from BaseException so
 ``except Exception`` does not swallow them.
 """
 
+import _thread
 import ctypes
 import importlib
 import os
@@ -15,6 +16,7 @@ import socket
 import threading
 import time
 import traceback
+from collections.abc import Callable
 
 from .. import defaults
 from ..exceptions import JobCancelledError, JobInterrupt, JobLeaseLostError, JobTimeoutError
@@ -30,9 +32,14 @@ def _import(method: str):
 	return getattr(importlib.import_module(module_name), attr)
 
 
-class _Watchdog(threading.Thread):
+class _Watchdog:
+	"""Heartbeats one attempt's lease from its own thread and interrupts the target when needed.
+
+	The thread is started without waiting for it to come up and is never joined: ``finish`` wakes
+	it and forbids any later interruption, so it cannot touch the next job (under CPU contention,
+	waiting for thread start and join cost more than a no-op job)."""
+
 	def __init__(self, coordinator, job_id: str, token: str, priority: Priority, timeout: float):
-		super().__init__(name=f"vperf-watchdog-{job_id}", daemon=True)
 		self.coordinator = coordinator
 		self.job_id, self.token, self.priority = job_id, token, priority
 		self.deadline = time.monotonic() + timeout
@@ -42,6 +49,9 @@ class _Watchdog(threading.Thread):
 		self.active = True  # the target is running and may be interrupted
 		self.reason: type[JobInterrupt] | None = None
 		self.stopped = threading.Event()
+
+	def start(self) -> None:
+		_thread.start_new_thread(self.run, ())
 
 	def run(self) -> None:
 		while not self.stopped.wait(self.tick):
@@ -76,12 +86,68 @@ class _Watchdog(threading.Thread):
 		self.stopped.set()
 
 
-def run_attempt(coordinator, job_id: str, token: str, priority) -> str:
-	"""Run one admitted attempt of ``job_id``; returns the job's status afterwards (or 'stale')."""
-	priority = Priority.parse(priority)
+class _Chain:
+	"""How far one RQ job may go on running the next admitted jobs itself."""
+
+	def __init__(self, jobs: int, seconds: float):
+		self.jobs, self.seconds = jobs, seconds
+		self.started = time.monotonic()
+		self.ran = 0
+		self.budget: float | None = (
+			None  # seconds RQ allows this RQ job (its first attempt's timeout + margin)
+		)
+
+	def claimed(self, timeout: float) -> None:
+		self.ran += 1
+		if self.budget is None:
+			self.budget = timeout + defaults.JOB_RQ_TIMEOUT_MARGIN - 1
+
+	def take(self, priority: Priority, timeout: float) -> bool:
+		elapsed = time.monotonic() - self.started
+		if self.ran >= self.jobs or elapsed >= self.seconds:
+			return False
+		return self.budget is not None and elapsed + timeout <= self.budget
+
+
+def run_attempt(
+	coordinator,
+	job_id: str,
+	token: str,
+	priority,
+	*,
+	chain_jobs: int | None = None,
+	chain_seconds: float | None = None,
+	after_attempt: Callable[[str], None] | None = None,
+) -> str:
+	"""Run one admitted attempt of ``job_id``; returns the job's status afterwards (or 'stale').
+
+	When it ends and a slot frees, the next job the coordinator admits is run here as well, without
+	a round through RQ, up to ``chain_jobs`` jobs and ``chain_seconds`` seconds (the coordinator's
+	settings by default), only while no higher-priority job waits in RQ, and only jobs whose
+	timeout fits within this RQ job's own (so RQ's timeout never fires first); any other admitted
+	job goes to RQ as usual. ``after_attempt(status)`` runs after every attempt (the Frappe runner
+	commits or rolls back there)."""
+	chain = _Chain(
+		chain_jobs if chain_jobs is not None else coordinator.chain_jobs,
+		chain_seconds if chain_seconds is not None else coordinator.chain_seconds,
+	)
+	first_status = None
+	current = (Priority.parse(priority), job_id, token)
+	while current is not None:
+		p, jid, tok = current
+		status, current = _run_one(coordinator, jid, tok, p, chain)
+		if after_attempt is not None:
+			after_attempt(status)
+		if first_status is None:
+			first_status = status
+	return first_status
+
+
+def _run_one(coordinator, job_id: str, token: str, priority: Priority, chain: _Chain):
 	claim = coordinator.claim(job_id, token, priority, worker_name())
 	if claim is None:
-		return "stale"
+		return "stale", None
+	chain.claimed(claim["timeout"])
 	outcome, error, tb = "finished", "", ""
 	watchdog = _Watchdog(coordinator, job_id, token, priority, claim["timeout"])
 	watchdog.start()
@@ -96,10 +162,9 @@ def run_attempt(coordinator, job_id: str, token: str, priority) -> str:
 		outcome, error = "failed", f"JobTimeoutError: ran longer than its timeout of {claim['timeout']:g} s"
 		tb = traceback.format_exc()
 	except JobLeaseLostError:
-		return "stale"  # the lease was reaped: the job is someone else's now, record nothing
+		return "stale", None  # the lease was reaped: the job is someone else's now, record nothing
 	except Exception as exc:
 		outcome, error, tb = "failed", f"{type(exc).__name__}: {exc}", traceback.format_exc()
-	watchdog.join()
 	return coordinator.finish(
 		job_id,
 		token,
@@ -109,6 +174,7 @@ def run_attempt(coordinator, job_id: str, token: str, priority) -> str:
 		ready_at=claim["ready_at"],
 		error=error,
 		traceback=tb,
+		take=chain.take,
 	)
 
 

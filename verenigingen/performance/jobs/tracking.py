@@ -16,15 +16,6 @@ def sample_key(keys: KeyBuilder, priority: Priority, kind: str) -> str:
 	return keys.key("jobs", "samples", priority.value, kind)
 
 
-def record_sample(
-	pipe, keys: KeyBuilder, priority: Priority, kind: str, at: float, seconds: float, kept: int
-):
-	"""Queue a sample on a pipeline (the caller executes it with its other writes)."""
-	key = sample_key(keys, priority, kind)
-	pipe.lpush(key, f"{at:.6f} {max(seconds, 0.0):.6f}")
-	pipe.ltrim(key, 0, kept - 1)
-
-
 def parse_samples(raw: Sequence, now: float, window: float) -> list[tuple[float, float]]:
 	"""(time, seconds) pairs of the samples no older than ``window`` seconds."""
 	out = []
