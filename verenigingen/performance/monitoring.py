@@ -157,7 +157,9 @@ def cache_figures(cache) -> dict:
 		k: dict(zip(("hits", "misses"), hm(v), strict=True))
 		for k, v in (stats.get("functions") or {}).items()
 	}
-	if "hits" in stats or "misses" in stats:
+	if isinstance(stats.get("totals"), Mapping):
+		hits, misses = hm(stats["totals"])
+	elif "hits" in stats or "misses" in stats:
 		hits, misses = hm(stats)
 	elif levels:
 		hits, misses = sum(v["hits"] for v in levels.values()), sum(v["misses"] for v in levels.values())
@@ -177,9 +179,12 @@ def coordinator_figures(coordinator) -> dict:
 	for name, p in dict(priorities).items():
 		if not isinstance(p, Mapping):
 			continue
-		out[str(name)] = {
-			k: p.get(k) for k in ("running", "cap", "queued", "p95_wait_ms", "failed") if k in p
-		}
+		row = {k: p.get(k) for k in ("running", "cap", "queued", "failed") if k in p}
+		if "slots_in_use" in p:  # the job coordinator's names
+			row["running"] = p["slots_in_use"]
+			row["cap"] = p.get("effective_cap", p.get("cap"))
+			row["queued"] = (p.get("counts") or {}).get("queued")
+		out[str(name)] = row
 	return out
 
 
