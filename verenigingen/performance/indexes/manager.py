@@ -398,14 +398,19 @@ class IndexManager:
 
 	@staticmethod
 	def _poll_progress(clone, thread_id: int, stop: threading.Event, on_fraction) -> None:
+		# MariaDB reports PROGRESS for copying ALTERs (and Aria/MyISAM); an in-place InnoDB ALTER
+		# stays at 0, so the bar then moves per index only.
 		watcher = clone(autocommit=True)
+		last = 0.0
 		try:
 			while not stop.wait(0.2):
 				rows = watcher.sql(
 					"SELECT progress FROM information_schema.processlist WHERE id=%s", (thread_id,)
 				)
-				if rows and rows[0][0] is not None:
-					on_fraction(min(1.0, float(rows[0][0]) / 100))
+				fraction = min(1.0, float(rows[0][0]) / 100) if rows and rows[0][0] is not None else 0.0
+				if fraction > last:
+					last = fraction
+					on_fraction(fraction)
 		finally:
 			watcher.close()
 
