@@ -260,6 +260,8 @@ def test_rollback_refuses_unknown_names_and_leaves_changed_indexes(fresh):
 	outcomes = manager.rollback(["idx_payment_sepa_batch"])
 	assert [o.action for o in outcomes] == ["skipped"]
 	assert _indexes(db, "tabMember Payment")["idx_payment_sepa_batch"] == ("reference",)
+	assert manager.rollback() == []  # no longer the tool's: not tried again
+	assert _indexes(db, "tabMember Payment")["idx_payment_sepa_batch"] == ("reference",)
 
 
 def test_specs_of_other_apps_apply_where_their_tables_exist(fresh):

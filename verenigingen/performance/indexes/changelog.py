@@ -127,10 +127,12 @@ class ChangeLog:
 		return out
 
 	def tool_created(self) -> list[ChangeLogEntry]:
-		"""Apply entries whose index this tool created and has not rolled back since (per table and index)."""
+		"""Apply entries whose index this tool created and has not rolled back since (per table and index).
+
+		A rollback that found the index gone or changed (Skipped) also ends the tool's claim on it."""
 		latest: dict[tuple[str, str], ChangeLogEntry] = {}
 		for entry in self.entries(limit=1_000_000):
-			if entry.outcome != "Success":
+			if entry.outcome != "Success" and not (entry.action == "Rollback" and entry.outcome == "Skipped"):
 				continue
 			latest[(entry.table_name, entry.index_name)] = entry
 		return [e for e in latest.values() if e.action == "Apply" and e.created_by_tool]
