@@ -39,14 +39,19 @@ def test_non_admins_are_refused_every_action(frappe_site, user, roles, action):
 
 	frappe.flags.in_test = True
 	frappe_site.login(user, roles)
+	before = _index_names("tabMember Payment")
 	with pytest.raises(frappe.PermissionError):
 		database_index_manager_api(action=action)
-	assert frappe.enqueued_jobs == []
-	assert "idx_payment_sepa_batch" not in _index_names("tabMember Payment")
+	if frappe_site.is_double:
+		assert frappe.enqueued_jobs == []
+	assert _index_names("tabMember Payment") == before
 
 
 def test_status_plan_and_bad_input(frappe_site):
 	import frappe
+
+	if not frappe_site.is_double:
+		pytest.skip("needs the fresh scratch database of the double (index state, site config)")
 
 	from verenigingen.api.indexes import database_index_manager_api
 
@@ -120,6 +125,9 @@ def test_apply_goes_to_a_background_job_and_the_job_adds_the_indexes(frappe_site
 def test_redundant_reports_without_dropping(frappe_site):
 	import frappe
 
+	if not frappe_site.is_double:
+		pytest.skip("needs the fresh scratch database of the double (index state, site config)")
+
 	from verenigingen.api.indexes import database_index_manager_api
 
 	frappe.db.sql_ddl("ALTER TABLE `tabMember` ADD INDEX `dup_member_id` (`member_id`)")
@@ -135,6 +143,9 @@ def test_redundant_reports_without_dropping(frappe_site):
 
 def test_migrate_hook_is_idempotent_and_can_be_turned_off(frappe_site):
 	import frappe
+
+	if not frappe_site.is_double:
+		pytest.skip("needs the fresh scratch database of the double (index state, site config)")
 
 	from verenigingen.indexes import after_migrate, ensure_catalogs
 
@@ -154,6 +165,9 @@ def test_migrate_hook_is_idempotent_and_can_be_turned_off(frappe_site):
 
 def test_single_column_specs_of_other_apps_get_a_search_index_property_setter(frappe_site):
 	import frappe
+
+	if not frappe_site.is_double:
+		pytest.skip("needs the fresh scratch database of the double (index state, site config)")
 
 	from verenigingen.indexes import ensure_catalogs
 
