@@ -40,8 +40,10 @@ def test_every_whitelisted_function_is_guarded_and_annotated(capsys):
 			f"{len(annotated)}/{len(found)} fully type-annotated"
 		)
 		for f in found:
-			flags = ("guarded" if f["guarded"] else "UNGUARDED") + (
-				"" if not f["unannotated"] else f", unannotated: {', '.join(f['unannotated'])}"
+			flags = (
+				("guarded" if f["guarded"] else "UNGUARDED")
+				+ (", rate-limited" if f["rate_limited"] else "")
+				+ ("" if not f["unannotated"] else f", unannotated: {', '.join(f['unannotated'])}")
 			)
 			print(f"  {f['path']}: {flags}")
 	assert found, "the app has whitelisted functions (measure_member_performance at least)"
@@ -190,6 +192,18 @@ def test_coverage_counts_offenders(tmp_path):
 		"endpoints": 3,
 		"guarded": 2,
 		"annotated": 2,
+		"rate_limited": 0,
 		"unguarded": ["app.a.bare"],
 		"unannotated": {"app.a.loose": ["a"]},
 	}
+
+
+EXPENSIVE = (
+	"verenigingen.api.profiling.measure_member_performance",
+	"verenigingen.api.readiness.validate_performance_infrastructure",
+)
+
+
+def test_expensive_endpoints_are_rate_limited():
+	found = {f["path"]: f for f in scan_whitelisted()}
+	assert [p for p in EXPENSIVE if not found[p]["rate_limited"]] == []

@@ -33,7 +33,8 @@ def _is_whitelist(node) -> bool:
 
 def scan_whitelisted(root: str | Path = APP_DIR) -> list[dict]:
 	"""Every ``@frappe.whitelist`` function under ``root`` (a package folder): module, name, dotted
-	path, whether a guard sits below the whitelist decorator, and the arguments lacking annotations."""
+	path, whether a guard (and a ``rate_limit``) sits below the whitelist decorator, and the arguments
+	lacking annotations."""
 	root = Path(root)
 	found = []
 	for path in sorted(root.rglob("*.py")):
@@ -53,6 +54,7 @@ def scan_whitelisted(root: str | Path = APP_DIR) -> list[dict]:
 					"name": node.name,
 					"path": f"{module}.{node.name}",
 					"guarded": bool(GUARDS & below),
+					"rate_limited": "rate_limit" in below,
 					"unannotated": [
 						a.arg for a in args if a.annotation is None and a.arg not in ("self", "cls")
 					],
@@ -68,6 +70,7 @@ def coverage(root: str | Path = APP_DIR) -> dict:
 		"endpoints": len(found),
 		"guarded": sum(1 for f in found if f["guarded"]),
 		"annotated": sum(1 for f in found if not f["unannotated"]),
+		"rate_limited": sum(1 for f in found if f["rate_limited"]),
 		"unguarded": [f["path"] for f in found if not f["guarded"]],
 		"unannotated": {f["path"]: f["unannotated"] for f in found if f["unannotated"]},
 	}
