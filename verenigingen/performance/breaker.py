@@ -45,6 +45,11 @@ class CircuitBreaker:
 				return HALF_OPEN
 			return OPEN
 
+	@property
+	def tripped(self) -> bool:
+		"""Has a failure opened the breaker (open or half-open)? A cheap, lock-free read."""
+		return self._opened_at is not None
+
 	def allow(self) -> bool:
 		"""May this call use Redis? False while open; one trial at a time once the pause is over."""
 		with self._lock:

@@ -104,6 +104,37 @@ except ImportError:  # pragma: no cover - redis is a dependency
 	_RedisError = OSError
 
 
+# KEYS[1] is the entry, KEYS[2..] its generation counters. An entry is
+# "<token>,<token>,...\n<json [delta, expires_at]>\n<payload>". A hit returns the entry; anything
+# else returns {outdated (1 if an entry was there), token or false per counter}.
+LOOKUP_SCRIPT = """
+local entry = redis.call('GET', KEYS[1])
+local gens = redis.call('MGET', unpack(KEYS, 2))
+if entry then
+	local parts = {}
+	for i = 1, #gens do
+		if not gens[i] then return {1, unpack(gens)} end
+		parts[i] = gens[i]
+	end
+	local head = table.concat(parts, ',') .. '\\n'
+	if string.sub(entry, 1, #head) == head then return entry end
+	return {1, unpack(gens)}
+end
+return {0, unpack(gens)}
+"""
+_PLAN_MEMO_SIZE = 10_000
+
+
+class _Plan:
+	__slots__ = ("level", "entry_prefix", "lock_prefix", "gen_keys")
+
+	def __init__(self, level, entry_prefix, lock_prefix, gen_keys):
+		self.level = level
+		self.entry_prefix = entry_prefix
+		self.lock_prefix = lock_prefix
+		self.gen_keys = gen_keys
+
+
 def _text(value) -> str | None:
 	if value is None:
 		return None
@@ -157,6 +188,8 @@ class SecurityAwareCache:
 		self._pending_invalidations: list[str] = []
 		self._invalidation_errors = 0  # invalidations of this process that could not reach Redis at once
 		self._stats_key = self.keys.key(COMPONENT, "stats")
+		self._plans: dict = {}
+		self._script = redis.register_script(LOOKUP_SCRIPT)
 
 	# ================================================================ public API
 	def get_or_compute(
@@ -175,6 +208,47 @@ class SecurityAwareCache:
 			raise InvalidCacheArgumentError(f"name must be a non-empty string, got {name!r}")
 		if not callable(compute):
 			raise InvalidCacheArgumentError(f"compute must be callable, got {compute!r}")
+		plan = self._plan(name, level, scope, ctx, depends_on)
+		try:
+			digest = canonical_digest(args)
+		except UnencodableValueError as exc:
+			raise InvalidCacheArgumentError(f"arguments of {name!r} cannot key a cache entry: {exc}") from exc
+		level = plan.level
+		entry_key = f"{plan.entry_prefix}:{digest}"  # the digest is hex: KeyBuilder would not escape it
+		call = _Call(self, name, level, entry_key, f"{plan.lock_prefix}:{digest}", plan.gen_keys, compute)
+
+		if not self.breaker.allow():
+			return call.compute_uncached(count_error=True)
+		try:
+			hit, gens = self._lookup(entry_key, plan.gen_keys)
+		except _RedisError:
+			self._redis_failed()
+			return call.compute_uncached(count_error=True)
+		if self.breaker.tripped:
+			self.breaker.success()
+
+		if hit is not None:
+			delta, expires_at, payload = hit
+			if not self._refresh_early(self.clock(), delta, expires_at):
+				self._count(name, level, "hits")
+				return decode(payload)
+			self._count(name, level, "early_refreshes")
+			return call.refresh_early(gens, lambda: decode(payload))
+		if gens[0]:  # an entry was there, computed under generations that have moved since
+			self._count(name, level, "invalidation_misses")
+		self._count(name, level, "misses")
+		return call.fill(gens[1:])
+
+	def _plan(self, name, level, scope, ctx, depends_on) -> "_Plan":
+		"""Keys of an entry apart from its argument digest, memoised per (function, level, scope,
+		asker, dependencies): building and escaping them is most of a hit's own work."""
+		try:
+			memo_key = (name, level, scope, ctx, depends_on)
+			plan = self._plans.get(memo_key)
+		except TypeError:  # unhashable depends_on (a list): build the plan each time
+			memo_key, plan = None, None
+		if plan is not None:
+			return plan
 		level = SecurityLevel.coerce(level)
 		scope = Scope.coerce(scope)
 		if scope is not Scope.PUBLIC and not isinstance(ctx, SecurityContext):
@@ -182,47 +256,23 @@ class SecurityAwareCache:
 				f"ctx must be a SecurityContext for scope {scope.name}, got {ctx!r}"
 			)
 		deps = parse_dependencies(depends_on)
-		try:
-			digest = canonical_digest(args)
-		except UnencodableValueError as exc:
-			raise InvalidCacheArgumentError(f"arguments of {name!r} cannot key a cache entry: {exc}") from exc
-
 		if scope is Scope.USER:
-			parts = (level.value, name, digest, "u", ctx.user, ctx.roles_digest)
+			parts = (level.value, name, "u", ctx.user, ctx.roles_digest)
 		elif scope is Scope.ROLES:
-			parts = (level.value, name, digest, "r", ctx.roles_digest)
+			parts = (level.value, name, "r", ctx.roles_digest)
 		else:
-			parts = (level.value, name, digest, "p")
-		entry_key = self.keys.key(COMPONENT, "e", *parts)
+			parts = (level.value, name, "p")
 		gen_keys = self.generations.keys_for(
 			name, ctx, deps, user=scope is Scope.USER, roles=scope is not Scope.PUBLIC
 		)
-		call = _Call(self, name, level, entry_key, gen_keys, compute)
-
-		if not self.breaker.allow():
-			return call.compute_uncached(count_error=True)
-		try:
-			entry, gens = self._lookup(entry_key, gen_keys)
-		except _RedisError:
-			self._redis_failed()
-			return call.compute_uncached(count_error=True)
-		self.breaker.success()
-
-		if entry is not None:
-			header, payload = entry
-			if None not in gens and header[0] == gens:
-				now = self.clock()
-				delta, expires_at = header[1], header[2]
-				if not self._refresh_early(now, delta, expires_at):
-					self._count(name, level, "hits")
-					return decode(payload)
-				self._count(name, level, "early_refreshes")
-				return call.refresh_early(gens, lambda: decode(payload))
-			self._count(name, level, "invalidation_misses")
-			self._count(name, level, "misses")
-		else:
-			self._count(name, level, "misses")
-		return call.fill(gens)
+		plan = _Plan(
+			level, self.keys.key(COMPONENT, "e", *parts), self.keys.key(COMPONENT, "lock", *parts), gen_keys
+		)
+		if memo_key is not None:
+			if len(self._plans) >= _PLAN_MEMO_SIZE:
+				self._plans.clear()
+			self._plans[memo_key] = plan
+		return plan
 
 	def invalidate_doctype(self, doctype: str, changed_fields: Iterable[str] | None = None) -> bool:
 		"""A document of ``doctype`` changed (``changed_fields``: what an update changed, if known).
@@ -316,59 +366,57 @@ class SecurityAwareCache:
 
 	# ================================================================ internals
 	def _lookup(self, entry_key: str, gen_keys: list[str]):
-		"""One round trip: MGET of the entry and its counters, carrying along any pending
-		invalidations (applied first) and due statistics."""
+		"""One round trip, carrying along pending invalidations (applied first) and due statistics.
+
+		Returns ``((delta, expires_at, payload), gens)`` on a hit, else ``(None, [outdated, *gens])``
+		where ``outdated`` tells whether an entry was there and ``gens`` are the counters' tokens
+		(None where missing). The comparison runs in Redis (:data:`LOOKUP_SCRIPT`), so a hit
+		transfers the entry alone.
+		"""
 		pending = self._take_pending()
 		stats = self._take_stats_if_due()
+		keys = [entry_key, *gen_keys]
 		try:
 			if pending or stats:
 				pipe = self.redis.pipeline(transaction=False)
 				self._queue_pending(pipe, pending)
 				self._queue_stats(pipe, stats)
-				pipe.mget([entry_key, *gen_keys])
+				self._script(keys=keys, client=pipe)
 				result = pipe.execute()[-1]
 			else:
-				result = self.redis.mget([entry_key, *gen_keys])
+				result = self._script(keys=keys, client=self.redis)
 		except _RedisError:
 			self._restore(pending, stats)
 			raise
-		gens = [_text(g) for g in result[1:]]
-		raw = result[0]
-		if raw is None:
-			return None, gens
-		head, _sep, payload = raw.partition(b"\n") if isinstance(raw, bytes) else raw.partition("\n")
-		return (json.loads(head), payload), gens
+		if isinstance(result, list):
+			return None, [bool(result[0]), *(_text(g) for g in result[1:])]
+		head, meta, payload = result.split(b"\n", 2)
+		delta, expires_at = json.loads(meta)
+		return (delta, expires_at, payload), head.decode().split(",")
 
 	def _refresh_early(self, now: float, delta: float, expires_at: float) -> bool:
 		if self.early_beta <= 0 or delta <= 0:
 			return False
 		return now - delta * self.early_beta * math.log(1.0 - self._rng()) >= expires_at
 
-	def _ensure_generations(self, gen_keys: list[str], gens: list[str | None]) -> list[str]:
-		"""Create missing counters (SET NX) and return the tokens now in force."""
-		missing = [k for k, g in zip(gen_keys, gens, strict=True) if g is None]
-		if not missing:
-			return gens
-		pipe = self.redis.pipeline(transaction=False)
-		for key in missing:
-			pipe.set(key, new_token(), nx=True)
-		pipe.mget(gen_keys)
-		return [_text(g) for g in pipe.execute()[-1]]
-
-	def _store(self, entry_key: str, level: SecurityLevel, gens: list[str], payload: bytes, delta: float):
+	def _store(
+		self, entry_key: str, level: SecurityLevel, gens: list[str], payload: bytes, delta: float, unlock=None
+	):
 		ttl = self.ttls[level]
 		now = self.clock()
 		expires_at = now + ttl
-		head = json.dumps([gens, round(delta, 6), round(expires_at, 3)], separators=(",", ":"))
+		head = ",".join(gens) + "\n" + json.dumps([round(delta, 6), round(expires_at, 3)]) + "\n"
 		index = self.keys.key(COMPONENT, "index", level.value)
 		pipe = self.redis.pipeline(transaction=False)
 		stats = self._take_stats_if_due()
 		try:
 			self._queue_stats(pipe, stats)
-			pipe.set(entry_key, head.encode() + b"\n" + payload, px=max(1, int(ttl * 1000)))
+			pipe.set(entry_key, head.encode() + payload, px=max(1, int(ttl * 1000)))
 			pipe.zadd(index, {entry_key: expires_at})
 			pipe.zremrangebyscore(index, "-inf", now)
 			pipe.expire(index, int(max(self.ttls.values())) + 60)
+			if unlock:
+				pipe.delete(unlock)
 			pipe.execute()
 		except _RedisError:
 			self._restore([], stats)
@@ -504,19 +552,16 @@ def _finish(row: dict) -> dict:
 class _Call:
 	"""One get_or_compute call past its lookup: fill a miss, single-flight, refresh early."""
 
-	__slots__ = ("cache", "name", "level", "entry_key", "gen_keys", "compute")
+	__slots__ = ("cache", "name", "level", "entry_key", "lock_key", "gen_keys", "compute")
 
-	def __init__(self, cache: SecurityAwareCache, name, level, entry_key, gen_keys, compute):
+	def __init__(self, cache: SecurityAwareCache, name, level, entry_key, lock_key, gen_keys, compute):
 		self.cache = cache
 		self.name = name
 		self.level = level
 		self.entry_key = entry_key
+		self.lock_key = lock_key
 		self.gen_keys = gen_keys
 		self.compute = compute
-
-	def _lock_key(self) -> str:
-		# The entry key's own parts under the "lock" sub-component.
-		return self.entry_key.replace(f"|vperf:{COMPONENT}:e:", f"|vperf:{COMPONENT}:lock:", 1)
 
 	def _timed_compute(self):
 		started = time.perf_counter()
@@ -530,7 +575,8 @@ class _Call:
 			self.cache._count(self.name, self.level, "errors")
 		return self._timed_compute()[0]
 
-	def _store(self, gens, value, elapsed):
+	def _store(self, gens, value, elapsed, *, unlock: bool = False) -> bool:
+		"""Encode and store the value (releasing our lock in the same round trip); True if stored."""
 		try:
 			payload = encode(value)
 		except UnencodableValueError as exc:
@@ -538,37 +584,53 @@ class _Call:
 			warnings.warn(
 				f"{self.name}: value returned uncached: {exc}", UncacheableValueWarning, stacklevel=4
 			)
-			return
+			return False
 		try:
-			self.cache._store(self.entry_key, self.level, gens, payload, elapsed)
+			self.cache._store(
+				self.entry_key, self.level, gens, payload, elapsed, unlock=self.lock_key if unlock else None
+			)
+			return True
 		except _RedisError:
 			self.cache._redis_failed()
 			self.cache._count(self.name, self.level, "errors")
+			return False
 
-	def _acquire(self) -> str | None:
-		token = new_token()
-		ok = self.cache.redis.set(self._lock_key(), token, nx=True, px=int(self.cache.lock_ttl * 1000))
-		return token if ok else None
+	def _acquire(self, gens: list[str | None] | None = None):
+		"""Try the single-flight lock; with ``gens``, also create missing counters (SET NX) and
+		read the tokens in force, all in one round trip. Returns (locked, gens)."""
+		redis = self.cache.redis
+		lock_ms = int(self.cache.lock_ttl * 1000)
+		missing = [k for k, g in zip(self.gen_keys, gens, strict=True) if g is None] if gens else []
+		if not missing:
+			return bool(redis.set(self.lock_key, new_token(), nx=True, px=lock_ms)), gens
+		pipe = redis.pipeline(transaction=False)
+		for key in missing:
+			pipe.set(key, new_token(), nx=True)
+		pipe.mget(self.gen_keys)
+		pipe.set(self.lock_key, new_token(), nx=True, px=lock_ms)
+		result = pipe.execute()
+		return bool(result[-1]), [_text(g) for g in result[-2]]
 
 	def _release(self) -> None:
 		try:
-			self.cache.redis.delete(self._lock_key())
+			self.cache.redis.delete(self.lock_key)
 		except _RedisError:
 			self.cache._redis_failed()  # the lock expires by itself after lock_ttl
 
 	def _computed_and_stored(self, gens):
+		released = False
 		try:
 			value, elapsed = self._timed_compute()
-			self._store(gens, value, elapsed)
+			released = self._store(gens, value, elapsed, unlock=True)
 			return value
 		finally:
-			self._release()
+			if not released:
+				self._release()
 
 	def fill(self, gens: list[str | None]):
 		cache = self.cache
 		try:
-			gens = cache._ensure_generations(self.gen_keys, gens)
-			locked = self._acquire()
+			locked, gens = self._acquire(gens)
 		except _RedisError:
 			cache._redis_failed()
 			return self.compute_uncached(count_error=True)
@@ -581,22 +643,22 @@ class _Call:
 			time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
 			pause = min(pause * 2, 0.05)
 			try:
-				entry, current = cache._lookup(self.entry_key, self.gen_keys)
+				hit, current = cache._lookup(self.entry_key, self.gen_keys)
 			except _RedisError:
 				cache._redis_failed()
 				return self.compute_uncached(count_error=True)
-			if entry is not None and None not in current and entry[0][0] == current:
-				return decode(entry[1])
-			if None in current:
+			if hit is not None:
+				return decode(hit[2])
+			if None in current[1:]:
 				break  # counters vanished (flush or restart): stop waiting
 		value, elapsed = self._timed_compute()
-		self._store([g for g in gens], value, elapsed)
+		self._store(gens, value, elapsed)
 		return value
 
 	def refresh_early(self, gens: list[str], current: Callable[[], object]):
 		"""Recompute a valid entry before it expires; if another caller already is, keep it."""
 		try:
-			locked = self._acquire()
+			locked, _gens = self._acquire()
 		except _RedisError:
 			self.cache._redis_failed()
 			return current()
