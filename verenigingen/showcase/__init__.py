@@ -10,6 +10,7 @@ STEPS: list[tuple[str, str]] = [
 	("baseline_before", "verenigingen.showcase.baselines:before"),
 	("indexes", "verenigingen.showcase.indexes:run"),
 	("baseline_after", "verenigingen.showcase.baselines:after"),
+	("cache", "verenigingen.showcase.cache:run"),
 	("monitoring", "verenigingen.showcase.monitoring:run"),
 	("readiness", "verenigingen.showcase.readiness:run"),
 	("report", "verenigingen.showcase.report:run"),  # keep last: it reports what every step measured
