@@ -245,7 +245,7 @@ def main(argv=None) -> int:
 	if "hit" not in skip:
 		print(f"1. Hit latency, median of {args.samples:,} interleaved samples")
 		r = bench_hit(client, args.samples)
-		print(f"   cache hit (1 MGET + decode)    {_us(r['hit'])}")
+		print(f"   cache hit (1 EVALSHA + decode) {_us(r['hit'])}")
 		print(
 			f"   raw GET of the same payload    {_us(r['raw_get'])}   ratio hit/GET        {r['ratio']:.2f}x"
 		)

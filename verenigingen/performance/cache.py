@@ -215,15 +215,17 @@ class SecurityAwareCache:
 			raise InvalidCacheArgumentError(f"arguments of {name!r} cannot key a cache entry: {exc}") from exc
 		level = plan.level
 		entry_key = f"{plan.entry_prefix}:{digest}"  # the digest is hex: KeyBuilder would not escape it
-		call = _Call(self, name, level, entry_key, f"{plan.lock_prefix}:{digest}", plan.gen_keys, compute)
+
+		def call() -> _Call:  # built only when the call goes past a plain hit
+			return _Call(self, name, level, entry_key, f"{plan.lock_prefix}:{digest}", plan.gen_keys, compute)
 
 		if not self.breaker.allow():
-			return call.compute_uncached(count_error=True)
+			return call().compute_uncached(count_error=True)
 		try:
 			hit, gens = self._lookup(entry_key, plan.gen_keys)
 		except _RedisError:
 			self._redis_failed()
-			return call.compute_uncached(count_error=True)
+			return call().compute_uncached(count_error=True)
 		if self.breaker.tripped:
 			self.breaker.success()
 
@@ -233,11 +235,11 @@ class SecurityAwareCache:
 				self._count(name, level, "hits")
 				return decode(payload)
 			self._count(name, level, "early_refreshes")
-			return call.refresh_early(gens, lambda: decode(payload))
+			return call().refresh_early(gens, lambda: decode(payload))
 		if gens[0]:  # an entry was there, computed under generations that have moved since
 			self._count(name, level, "invalidation_misses")
 		self._count(name, level, "misses")
-		return call.fill(gens[1:])
+		return call().fill(gens[1:])
 
 	def _plan(self, name, level, scope, ctx, depends_on) -> "_Plan":
 		"""Keys of an entry apart from its argument digest, memoised per (function, level, scope,
@@ -479,6 +481,11 @@ class SecurityAwareCache:
 		self._buffered_events += 1
 
 	def _take_stats_if_due(self) -> dict:
+		if (
+			self._buffered_events < self._flush_events
+			and time.monotonic() - self._last_flush < self._flush_seconds
+		):
+			return {}  # the common case, decided without the lock (re-checked under it below)
 		with self._mutex:
 			due = (
 				self._buffered_events >= self._flush_events
@@ -517,6 +524,8 @@ class SecurityAwareCache:
 
 	# ---------------------------------------------------------------- failure handling
 	def _take_pending(self) -> list[str]:
+		if not self._pending_invalidations:
+			return []
 		with self._mutex:
 			pending, self._pending_invalidations = self._pending_invalidations, []
 			return pending
