@@ -265,3 +265,43 @@ def test_cache_admin_apis(site):
 	assert clear_cache() == {"cleared": True, "applied_now": True}
 	get_member_summary("M1")
 	assert get_cache_stats()["totals"]["invalidation_misses"] == 1
+
+
+def test_after_rename_invalidates_the_doctype_after_commit(site):
+	import frappe
+
+	from verenigingen.caching import site_cache
+	from verenigingen.events import on_document_change
+
+	site.login("Administrator")
+	gen_key = site_cache().generations.rows_key("Member")
+	before = _token(gen_key)
+	doc = frappe.get_doc("Member", "M1")
+	on_document_change(doc, "after_rename", "M0", "M1", False)  # Frappe passes old, new, merge
+	assert _token(gen_key) == before
+	frappe.db.commit()
+	assert _token(gen_key) != before
+
+
+def test_user_permission_invalidates_old_and_new_user(site):
+	import frappe
+
+	from verenigingen.caching import site_cache
+
+	site.login("Administrator")
+	gens = site_cache().generations
+	perm = frappe.get_doc(
+		{
+			"doctype": "User Permission",
+			"name": "up1",
+			"user": "a@example.org",
+			"allow": "Chapter",
+			"for_value": "X",
+		}
+	).insert(ignore_permissions=True)
+	frappe.db.commit()
+	tokens = {u: _token(gens.user_key(u)) for u in ("a@example.org", "b@example.org")}
+	perm.user = "b@example.org"
+	perm.save(ignore_permissions=True)
+	frappe.db.commit()
+	assert all(_token(gens.user_key(u)) != t for u, t in tokens.items())
