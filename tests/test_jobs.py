@@ -391,3 +391,38 @@ def test_dedup_and_cancel_of_waiting_and_running_jobs(redis, namespace, job_queu
 	coord.submit(f"{FIX}.record", {**kw, "label": "next"}, job_id="next")
 	wait_for(status_is(coord, "next", "finished"), message="the next job to run in the freed slot")
 	assert "queued" not in runs(redis, namespace)
+
+
+@pytest.mark.slow
+def test_showcase_step_runs_a_mixed_batch_and_reports_per_priority(redis, namespace, monkeypatch):
+	import io
+
+	from verenigingen.showcase import jobs as step
+	from verenigingen.showcase.env import ShowcaseEnv
+
+	monkeypatch.setattr(step, "BATCH", [(p, 4, 0.01) for p in Priority])
+	monkeypatch.setattr(step, "WORKERS", 2)
+	out = io.StringIO()
+	env = ShowcaseEnv(
+		db=None, redis=redis, namespace=namespace, members=0, seed=0, db_settings={},
+		redis_settings=_redis_settings(), out=out,
+	)  # fmt: skip
+	try:
+		step.run(env)
+	finally:
+		for key in redis.scan_iter(match=f"{namespace}-jobs|*", count=500):
+			redis.unlink(key)
+	result = env.results["jobs"]
+	assert result["jobs"] == 24
+	priorities = result["queue_status"]["priorities"]
+	assert [priorities[p.value]["counts"]["finished"] for p in Priority] == [
+		4,
+		4,
+		4,
+		5,
+		4,
+	]  # LOW: + the report after the import
+	assert priorities["normal"]["counts"]["failed"] == 3
+	assert all(result["peak_in_use"][p.value] <= priorities[p.value]["cap"] for p in Priority)
+	text = out.getvalue()
+	assert "peak in use" in text and "critical" in text and "jobs/min" in text

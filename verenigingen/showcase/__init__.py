@@ -11,6 +11,7 @@ STEPS: list[tuple[str, str]] = [
 	("indexes", "verenigingen.showcase.indexes:run"),
 	("baseline_after", "verenigingen.showcase.baselines:after"),
 	("cache", "verenigingen.showcase.cache:run"),
+	("jobs", "verenigingen.showcase.jobs:run"),
 	("monitoring", "verenigingen.showcase.monitoring:run"),
 	("readiness", "verenigingen.showcase.readiness:run"),
 	("report", "verenigingen.showcase.report:run"),  # keep last: it reports what every step measured

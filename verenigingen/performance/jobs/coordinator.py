@@ -682,7 +682,6 @@ class JobCoordinator:
 					tracking.parse_samples(runs, now, window),
 					now,
 					window,
-					full=len(runs) >= defaults.JOB_SAMPLES,
 				)
 			)
 			priorities[p.value] = entry

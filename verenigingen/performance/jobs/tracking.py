@@ -1,8 +1,9 @@
 """Per-priority samples of queue wait and run time, and the statistics queue_status() reports.
 
 Each priority keeps its most recent samples in two capped Redis lists (``"<time> <seconds>"``
-entries, newest first). Statistics summarise the samples of a recent window: p50 and p95 by
-nearest rank, and throughput as finished jobs per minute over the span the samples cover.
+entries, newest first, written by the FINISH script). Statistics summarise the samples of a recent
+window: p50 and p95 by nearest rank, and throughput as finished jobs per minute over the span the
+samples cover.
 """
 
 import math
@@ -38,18 +39,14 @@ def percentile(values: Sequence[float], fraction: float) -> float | None:
 
 
 def summarise(
-	waits: list[tuple[float, float]], runs: list[tuple[float, float]], now: float, window: float, full: bool
+	waits: list[tuple[float, float]], runs: list[tuple[float, float]], now: float, window: float
 ) -> dict:
-	"""p50/p95 of wait and run time and throughput (finished jobs per minute).
-
-	Throughput counts the run samples in the window; when the sample list is full (``full``) the
-	window is cut to the span the samples cover, so a busy priority is not under-reported."""
-	span = window
-	if full and runs:
-		span = max(now - min(at for at, _ in runs), 1e-6)
-	span = max(span, 1e-6)
+	"""p50/p95 of wait and run time, and throughput: finished jobs per minute over the span the
+	window's run samples cover (from the oldest of them to now, at least one second), so a burst
+	shows its own rate rather than being spread over the whole window."""
 	wait_values = [v for _, v in waits]
 	run_values = [v for _, v in runs]
+	span = max(now - min(at for at, _ in runs), 1.0) if runs else window
 	return {
 		"wait_p50": _round(percentile(wait_values, 0.50)),
 		"wait_p95": _round(percentile(wait_values, 0.95)),

@@ -30,6 +30,19 @@ class WorkerPool:
 		self.procs += started
 		return started
 
+	def wait_until_ready(self, redis, n: int, timeout: float = 60.0) -> None:
+		"""Return once ``n`` workers listen on the first queue (TimeoutError after ``timeout`` s)."""
+		from rq import Queue, Worker
+
+		queue = Queue(self.queues[0], connection=redis)
+		deadline = time.monotonic() + timeout
+		while Worker.count(connection=redis, queue=queue) < n:
+			if time.monotonic() > deadline:
+				raise TimeoutError(
+					f"fewer than {n} RQ workers came up on {self.queues[0]!r} in {timeout:g} s"
+				)
+			time.sleep(0.05)
+
 	def stop(self, grace: float = 5.0) -> None:
 		"""SIGTERM (RQ's warm shutdown: finish the current job), then SIGKILL after ``grace`` seconds."""
 		for proc in self.procs:
