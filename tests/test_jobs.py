@@ -234,6 +234,23 @@ def test_runner_runs_the_next_admitted_jobs_itself_within_bounds(redis, namespac
 	assert run_attempt(coord, "n3", n3["attempt_token"], "normal") == "stale"
 
 
+def test_reconcile_unblocks_jobs_whose_dependency_ended_unsettled(redis, namespace, keys):
+	"""A runner that died after recording its outcome but before settling its dependents."""
+	from verenigingen.performance.jobs import run_attempt
+
+	rec = Recorder()
+	coord = JobCoordinator(redis, namespace, rec, load_controller=None)
+	coord.submit("verenigingen.performance.jobs.tasks.noop", job_id="a")
+	coord.submit("verenigingen.performance.jobs.tasks.noop", job_id="b", depends_on=["a"])
+	redis.unlink(keys.key("jobs", "dependents", "a"))  # as if the settle step never happened
+	a = rec.calls[0]["kwargs"]
+	assert run_attempt(coord, "a", a["attempt_token"], "normal", chain_jobs=1) == "finished"
+	assert coord.status("b")["phase"] == "blocked"
+	assert coord.reconcile()["unblocked"] == 1
+	assert coord.status("b")["phase"] == "dispatched" and rec.calls[-1]["kwargs"]["coordinated_job"] == "b"
+	assert coord.reconcile()["unblocked"] == 0
+
+
 def test_percentile_is_nearest_rank():
 	assert percentile([], 0.5) is None
 	assert percentile([3, 1, 2, 4], 0.5) == 2

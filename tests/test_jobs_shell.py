@@ -89,7 +89,7 @@ def test_reconcile_entry_and_the_guard(frappe_site):
 	from verenigingen.jobs import reconcile
 
 	result = reconcile()
-	assert set(result) == {"expired_leases", "dispatched", "load"}
+	assert set(result) == {"expired_leases", "unblocked", "dispatched", "load"}
 	assert result["load"]["state"] in ("calm", "between", "pressure")
 	assert "* * * * *" in frappe.get_hooks("scheduler_events")["cron"]
 	frappe_site.login("clerk@example.com", ["Verenigingen Member"])

@@ -596,9 +596,41 @@ class JobCoordinator:
 					reaped[outcome] = reaped.get(outcome, 0) + 1
 				if outcome in ("failed", "cancelled"):
 					self._settle(job_id, outcome)
+		unblocked = self._repair_blocked()
 		load = self.apply_load_control() if self.load_controller is not None else None
 		dispatched = self.dispatch()
-		return {"expired_leases": reaped, "dispatched": dispatched, "load": load}
+		return {"expired_leases": reaped, "unblocked": unblocked, "dispatched": dispatched, "load": load}
+
+	def _repair_blocked(self) -> int:
+		"""Settle blocked jobs whose dependencies already ended (a runner that died between
+		recording an outcome and settling its dependents would otherwise leave them blocked).
+		Returns how many left the blocked state."""
+		now = self.clock()
+		moved = 0
+		for raw in self.redis.sscan_iter(self._key("blocked"), count=defaults.JOB_RECONCILE_BATCH):
+			job_id = _text(raw)
+			record = self.redis.hmget(self._job_key(job_id), "priority", "depends_on", "status")
+			priority, deps, status = (_text(x) for x in record)
+			if status != "blocked" or priority is None:
+				continue
+			for dep in json.loads(deps or "[]"):
+				dep_status = _text(self.redis.hget(self._job_key(dep), "status"))
+				if dep_status not in TERMINAL:
+					continue
+				keys = [
+					self._job_key(job_id),
+					self._key("waiting", priority),
+					self._key("counts", priority),
+					self._key("blocked"),
+				]
+				args = [job_id, dep, dep_status, repr(now), defaults.JOB_FAILED_TTL]
+				result = _text(self._scripts["RESOLVE"](keys=keys, args=args))
+				if result in ("ready", "dependency_failed"):
+					moved += 1
+					if result == "dependency_failed":
+						self._settle(job_id, "dependency_failed")
+					break
+		return moved
 
 	def apply_load_control(self, reading: LoadReading | None = None) -> dict:
 		"""Read the load (or take ``reading``) and lower or restore the throttled caps."""
