@@ -125,3 +125,20 @@ def test_canonical_digest_is_stable_and_order_free():
 		for seed in ("1", "2")
 	}
 	assert outputs == {canonical_digest({"m": ["M1", 2]})}
+
+
+simple = st.none() | st.booleans() | st.integers() | st.floats() | st.text()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(simple, max_size=5).map(tuple) | st.dictionaries(st.text(), simple, max_size=5))
+def test_fast_digest_path_equals_the_general_one(value):
+	import hashlib
+	import json
+
+	from verenigingen.performance.serialization import _canonical, _fast_canonical_text, to_json
+
+	general = json.dumps(_canonical(to_json(value)), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+	fast = _fast_canonical_text(value)
+	assert fast is None or fast == general
+	assert canonical_digest(value) == hashlib.sha256(general.encode("ascii")).hexdigest()

@@ -23,7 +23,6 @@ level=..., scope=..., depends_on=...)`` returns the cached value, or calls ``com
   hash across every worker. See :meth:`SecurityAwareCache.stats`.
 """
 
-import json
 import math
 import random
 import threading
@@ -105,7 +104,7 @@ except ImportError:  # pragma: no cover - redis is a dependency
 
 
 # KEYS[1] is the entry, KEYS[2..] its generation counters. An entry is
-# "<token>,<token>,...\n<json [delta, expires_at]>\n<payload>". A hit returns the entry; anything
+# "<token>,<token>,...\n<compute seconds> <expires at>\n<payload>". A hit returns the entry; anything
 # else returns {outdated (1 if an entry was there), token or false per counter}.
 LOOKUP_SCRIPT = """
 local entry = redis.call('GET', KEYS[1])
@@ -393,8 +392,8 @@ class SecurityAwareCache:
 		if isinstance(result, list):
 			return None, [bool(result[0]), *(_text(g) for g in result[1:])]
 		head, meta, payload = result.split(b"\n", 2)
-		delta, expires_at = json.loads(meta)
-		return (delta, expires_at, payload), head.decode().split(",")
+		delta, expires_at = meta.split(b" ")
+		return (float(delta), float(expires_at), payload), head.decode().split(",")
 
 	def _refresh_early(self, now: float, delta: float, expires_at: float) -> bool:
 		if self.early_beta <= 0 or delta <= 0:
@@ -407,7 +406,7 @@ class SecurityAwareCache:
 		ttl = self.ttls[level]
 		now = self.clock()
 		expires_at = now + ttl
-		head = ",".join(gens) + "\n" + json.dumps([round(delta, 6), round(expires_at, 3)]) + "\n"
+		head = f"{','.join(gens)}\n{delta:.6f} {expires_at:.3f}\n"
 		index = self.keys.key(COMPONENT, "index", level.value)
 		pipe = self.redis.pipeline(transaction=False)
 		stats = self._take_stats_if_due()

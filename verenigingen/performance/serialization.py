@@ -110,8 +110,28 @@ def _canonical(obj):
 	return obj
 
 
+_SIMPLE = (str, int, float, bool, type(None))
+
+
+def _fast_canonical_text(value) -> str | None:
+	"""The canonical text of the common argument shapes (a tuple, or a dict with text keys, of
+	plain scalars) without the general walk; None for anything else. Equal to what the general
+	path produces for the same value."""
+	kind = type(value)
+	if kind is tuple:
+		if all(type(v) in _SIMPLE for v in value):
+			return '{"$t":"tup","v":' + json.dumps(value, separators=(",", ":"), ensure_ascii=True) + "}"
+	elif kind is dict:
+		if TAG not in value and all(type(k) is str and type(v) in _SIMPLE for k, v in value.items()):
+			return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+	return None
+
+
 def canonical_digest(value) -> str:
 	"""SHA-256 (hex) of a canonical encoding of ``value``: stable across processes and dict order."""
+	text = _fast_canonical_text(value)
+	if text is not None:
+		return hashlib.sha256(text.encode("ascii")).hexdigest()
 	text = json.dumps(
 		_canonical(_to_json(value, "")), sort_keys=True, separators=(",", ":"), ensure_ascii=True
 	)
