@@ -360,3 +360,41 @@ def test_a_hit_is_one_round_trip(cache, redis):
 	finally:
 		del redis.execute_command
 	assert sent == ["EVALSHA"] * 5  # the entry and its counters compared in Redis
+
+
+def test_waiters_take_over_when_the_computing_caller_fails(redis, namespace):
+	"""The first caller's compute raises; a waiter must not sit out the whole lock_wait, nor may
+	the failure be cached: one of the waiters computes the value."""
+	cache = SecurityAwareCache(redis, namespace, lock_wait=30.0)
+	first_started = threading.Event()
+	calls = []
+
+	def compute():
+		calls.append(1)
+		if len(calls) == 1:
+			first_started.set()
+			time.sleep(0.1)  # the failing query takes a moment
+			raise RuntimeError("first compute fails")
+		return {"ok": True}
+
+	errors, results = [], []
+
+	def first():
+		try:
+			get(cache, ALICE, compute, name="flaky")
+		except RuntimeError as exc:
+			errors.append(exc)
+
+	def waiter():
+		first_started.wait(10)
+		results.append(get(cache, ALICE, compute, name="flaky"))
+
+	threads = [threading.Thread(target=first)] + [threading.Thread(target=waiter) for _ in range(5)]
+	started = time.monotonic()
+	for t in threads:
+		t.start()
+	for t in threads:
+		t.join(30)
+	assert len(errors) == 1 and results == [{"ok": True}] * 5
+	assert len(calls) == 2
+	assert time.monotonic() - started < 10  # far below lock_wait: a waiter took over

@@ -659,6 +659,19 @@ class _Call:
 				return decode(hit[2])
 			if None in current[1:]:
 				break  # counters vanished (flush or restart): stop waiting
+			gens = current[1:]
+			try:  # the computing caller may have failed and released the lock: take over
+				locked, _gens = self._acquire()
+				if locked:
+					hit, current = cache._lookup(self.entry_key, self.gen_keys)
+			except _RedisError:
+				cache._redis_failed()
+				return self.compute_uncached(count_error=True)
+			if locked:
+				if hit is not None:
+					self._release()
+					return decode(hit[2])
+				return self._computed_and_stored(current[1:])
 		value, elapsed = self._timed_compute()
 		self._store(gens, value, elapsed)
 		return value
