@@ -177,3 +177,12 @@ def test_compute_errors_are_not_hidden_when_redis_is_down(own_redis):
 
 	with pytest.raises(LookupError, match="M1"):
 		cache.get_or_compute("f", (), boom, ctx=CTX, level="MEMBER_DATA")
+
+
+def test_a_redis_that_forgot_the_lookup_script_reloads_it(own_redis):
+	client = own_redis.client()
+	cache = SecurityAwareCache(client, "site1")
+	source = Source()
+	call(cache, source)
+	client.script_flush()  # what a restart or SCRIPT FLUSH leaves behind
+	assert call(cache, source) == {"value": 1} and source.reads == 1  # still a hit
