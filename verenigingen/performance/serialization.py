@@ -92,9 +92,14 @@ def encode(value) -> bytes:
 	return json.dumps(_to_json(value, ""), separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
+_DECODER = json.JSONDecoder(object_hook=_object_hook)  # built once: a hit decodes with it
+_FLAT_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=True)
+_SORTED_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 def decode(payload: bytes | str):
 	"""Decode what :func:`encode` produced (or JSON text holding :func:`to_json` output)."""
-	return json.loads(payload, object_hook=_object_hook)
+	return _DECODER.decode(payload.decode("utf-8") if isinstance(payload, bytes | bytearray) else payload)
 
 
 def _canonical(obj):
@@ -120,10 +125,10 @@ def _fast_canonical_text(value) -> str | None:
 	kind = type(value)
 	if kind is tuple:
 		if all(type(v) in _SIMPLE for v in value):
-			return '{"$t":"tup","v":' + json.dumps(value, separators=(",", ":"), ensure_ascii=True) + "}"
+			return '{"$t":"tup","v":' + _FLAT_ENCODER.encode(value) + "}"
 	elif kind is dict:
 		if TAG not in value and all(type(k) is str and type(v) in _SIMPLE for k, v in value.items()):
-			return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+			return _SORTED_ENCODER.encode(value)
 	return None
 
 
