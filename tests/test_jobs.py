@@ -44,8 +44,13 @@ def workers(redis, job_queues):
 	yield pool
 	pool.stop()
 	from rq import Queue
+	from rq.registry import FailedJobRegistry, FinishedJobRegistry
 
 	for name in set(job_queues.values()):
+		for registry in (FinishedJobRegistry, FailedJobRegistry):  # rq 2 cannot remove from the started one
+			reg = registry(name, connection=redis)
+			for job_id in reg.get_job_ids():
+				reg.remove(job_id, delete_job=True)
 		Queue(name, connection=redis).delete(delete_jobs=True)
 
 

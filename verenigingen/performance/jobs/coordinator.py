@@ -43,7 +43,6 @@ from .priority import (
 
 RQ_RUNNER = "verenigingen.performance.jobs.runner.run_rq_job"  # the runner standalone RQ workers import
 
-LIVE = ("blocked", "waiting", "dispatched", "running", "delayed")
 TERMINAL = ("finished", "failed", "cancelled", "dependency_failed")
 PUBLIC_STATUSES = ("waiting", "delayed", "running", "finished", "failed", "cancelled", "dependency_failed")
 _PUBLIC = {"blocked": "waiting", "dispatched": "waiting"}
