@@ -109,7 +109,9 @@ class WorkerPool:
 				sys.executable, "-m", "tests.jobfixtures",
 				self.redis_settings["host"], str(self.redis_settings["port"]), ",".join(self.queues),
 			]  # fmt: skip
-			proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+			proc = subprocess.Popen(
+				cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+			)
 			self.procs.append(proc)
 			started.append(proc)
 		return started
@@ -129,8 +131,6 @@ class WorkerPool:
 			except subprocess.TimeoutExpired:
 				proc.kill()
 				proc.wait(timeout=5)
-			if proc.stderr:
-				proc.stderr.close()
 		self.procs.clear()
 
 

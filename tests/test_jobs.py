@@ -256,6 +256,46 @@ def test_reconcile_unblocks_jobs_whose_dependency_ended_unsettled(redis, namespa
 	assert coord.reconcile()["unblocked"] == 0
 
 
+def test_queue_status_reports_oldest_wait_and_throughput_from_samples(redis, namespace):
+	from verenigingen.performance.jobs import run_attempt
+	from verenigingen.performance.jobs.tracking import summarise
+
+	now = [1_000.0]
+	rec = Recorder()
+	coord = JobCoordinator(
+		redis, namespace, rec, load_controller=None, caps={"low": 1}, clock=lambda: now[0], chain_jobs=1
+	)
+	coord.submit("verenigingen.performance.jobs.tasks.noop", priority="low", job_id="l0")
+	coord.submit("verenigingen.performance.jobs.tasks.noop", priority="low", job_id="l1")
+	now[0] += 4.0
+	entry = coord.queue_status()["priorities"]["low"]
+	assert entry["oldest_waiting_seconds"] == 4.0 and entry["slots_in_use"] == 1
+	assert entry["counts"]["waiting"] == 2 and entry["samples"] == 0 and entry["wait_p50"] is None
+	l0 = rec.calls[0]["kwargs"]
+	assert run_attempt(coord, "l0", l0["attempt_token"], "low") == "finished"
+	entry = coord.queue_status()["priorities"]["low"]
+	assert entry["wait_p50"] == 4.0 and entry["samples"] == 1 and entry["counts"]["finished"] == 1
+	record = coord.status("l0")
+	assert record["queue_wait"] == 4.0 and record["submitted"] == 1000.0 and record["ended"] == 1004.0
+	# throughput: runs per minute over the span the window's samples cover (at least one second)
+	runs = [(100.0 + i, 0.1) for i in range(30)]
+	assert summarise([], runs, now=130.0, window=900)["throughput_per_minute"] == 60.0
+	assert summarise([], [], now=130.0, window=900)["throughput_per_minute"] == 0.0
+
+
+def test_load_controller_thresholds_are_checked():
+	with pytest.raises(ValueError, match="low thresholds"):
+		LoadController(lambda: LoadReading(0, 0), cpu_low=90, cpu_high=85)
+	controller = LoadController(lambda: LoadReading(0, 0))
+	assert (
+		controller.state(LoadReading(86, 10)) == "pressure"
+		and controller.state(LoadReading(10, 91)) == "pressure"
+	)
+	assert (
+		controller.state(LoadReading(69, 79)) == "calm" and controller.state(LoadReading(75, 10)) == "between"
+	)
+
+
 def test_percentile_is_nearest_rank():
 	assert percentile([], 0.5) is None
 	assert percentile([3, 1, 2, 4], 0.5) == 2
