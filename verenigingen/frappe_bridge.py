@@ -153,6 +153,7 @@ def monitor(settings=None):
 	return Monitor(
 		redis_client(), db, namespace(), settings, disk_path=frappe.get_site_path(),
 		rq_connection=connection, rq_queues=queues, index_status=lambda: index_catalog_status(db),
+		cache=_site_cache(),
 	)  # fmt: skip
 
 
@@ -196,6 +197,13 @@ CACHE_TTL_CONFIG_KEY = (
 	"verenigingen_cache_ttl"  # site config: {"FINANCIAL": 60, ...} overrides TTLs per level
 )
 CACHE_DERIVED_CONFIG_KEY = "verenigingen_cache_derived_dependencies"  # {"Member Payment": ["Member"]}
+
+
+def _site_cache():
+	"""The site's SecurityAwareCache (built in verenigingen.caching, which itself uses this bridge)."""
+	from verenigingen.caching import site_cache
+
+	return site_cache()
 
 
 def cache_settings() -> dict:
