@@ -247,6 +247,7 @@ class JobCoordinator:
 			self._key("config"),
 			self._key("reduced"),
 			self._key("slots", priority.value),
+			self._key("admitted", priority.value),
 		]
 		for dep in deps:
 			keys += [self._job_key(dep), self._key("dependents", dep)]
@@ -258,16 +259,18 @@ class JobCoordinator:
 			len(deps),
 		]
 		args += deps
-		args += [priority.value, self.caps[priority]]
+		args += [priority.value, self.caps[priority], repr(now + self.admission_ttl)]
 		for field, value in fields.items():
 			args += [field, value]
-		outcome, detail = (_text(x) for x in self._scripts["SUBMIT"](keys=keys, args=args))
+		outcome, detail, timeout_text = (_text(x) for x in self._scripts["SUBMIT"](keys=keys, args=args))
 		if outcome == "unknown":
 			raise UnknownDependencyError(
 				f"job {job_id} depends on {deps[int(detail)]!r}, which the coordinator does not know "
 				"(never submitted, or its record expired)"
 			)
-		if outcome == "waiting" and detail == "1":  # a slot of its priority is free
+		if outcome == "admitted":  # it took a free slot at once: hand it to RQ
+			self._send(priority, job_id, int(detail), float(timeout_text))
+		elif outcome == "waiting" and detail == "1":  # a slot is free, other jobs wait before this one
 			self.dispatch()
 		return job_id
 

@@ -46,27 +46,29 @@ local function fail_attempt(job, counts, delayed, id, now, err, tb, failed_ttl)
 end
 """
 
-# KEYS: job, waiting, seq, counts, blocked, config, reduced, slots,
+# KEYS: job, waiting, seq, counts, blocked, config, reduced, slots, admitted,
 #       then (dependency job, dependency's dependents set) pairs
 # ARGV: id, now, accept_failed ('1'/'0'), failed_ttl, n, n dependency ids, priority, default cap,
-#       field, value, field, value, ...
-# Returns {outcome, detail}; for 'waiting' the detail is '1' when a slot of the priority is free.
+#       reservation expiry, field, value, field, value, ...
+# Returns {outcome, detail, timeout}. A ready job that heads its queue while a slot is free is
+# admitted at once: {'admitted', token, timeout}. For 'waiting' the detail is '1' when a slot is free
+# (other jobs of the priority wait before it).
 SUBMIT = (
 	_HELPERS
 	+ """
 local job, waiting, seq, counts, blocked = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local config, reduced, slots = KEYS[6], KEYS[7], KEYS[8]
+local config, reduced, slots, admitted = KEYS[6], KEYS[7], KEYS[8], KEYS[9]
 local id, now, accept, failed_ttl = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
 local old = redis.call('HGET', job, 'status')
 if old and old ~= 'finished' and old ~= 'failed' and old ~= 'cancelled' and old ~= 'dependency_failed' then
-	return {'exists', old}
+	return {'exists', old, ''}
 end
 local ndeps = tonumber(ARGV[5])
 local pending = {}
 local failed_dep = nil
 for i = 0, ndeps - 1 do
-	local dstatus = redis.call('HGET', KEYS[9 + 2 * i], 'status')
-	if not dstatus then return {'unknown', tostring(i)} end
+	local dstatus = redis.call('HGET', KEYS[10 + 2 * i], 'status')
+	if not dstatus then return {'unknown', tostring(i), ''} end
 	if dstatus == 'finished' then
 	elseif dstatus == 'failed' or dstatus == 'cancelled' or dstatus == 'dependency_failed' then
 		if accept ~= '1' and not failed_dep then failed_dep = {i, dstatus} end
@@ -76,8 +78,8 @@ for i = 0, ndeps - 1 do
 end
 if old then redis.call('DEL', job) end
 local fields = {}
-local p, default_cap = ARGV[6 + ndeps], ARGV[7 + ndeps]
-for i = 8 + ndeps, #ARGV do table.insert(fields, ARGV[i]) end
+local p, default_cap, reservation = ARGV[6 + ndeps], ARGV[7 + ndeps], ARGV[8 + ndeps]
+for i = 9 + ndeps, #ARGV do table.insert(fields, ARGV[i]) end
 redis.call('HSET', job, unpack(fields))
 local n = redis.call('INCR', seq)
 redis.call('HSET', job, 'seq', n, 'attempts', 0, 'dispatches', 0)
@@ -86,23 +88,31 @@ if failed_dep then
 		'error', 'dependency ' .. ARGV[6 + failed_dep[1]] .. ' ended as ' .. failed_dep[2])
 	redis.call('EXPIRE', job, failed_ttl)
 	move(counts, nil, 'dependency_failed')
-	return {'dependency_failed', tostring(failed_dep[1])}
+	return {'dependency_failed', tostring(failed_dep[1]), ''}
 end
 if #pending > 0 then
-	for _, i in ipairs(pending) do redis.call('SADD', KEYS[10 + 2 * i], id) end
+	for _, i in ipairs(pending) do redis.call('SADD', KEYS[11 + 2 * i], id) end
 	redis.call('HSET', job, 'status', 'blocked', 'pending_deps', #pending)
 	redis.call('SADD', blocked, id)
 	move(counts, nil, 'blocked')
-	return {'blocked', tostring(#pending)}
+	return {'blocked', tostring(#pending), ''}
 end
-redis.call('HSET', job, 'status', 'waiting', 'ready_at', now)
-redis.call('ZADD', waiting, n, id)
 move(counts, nil, 'waiting')
 local cap = tonumber(redis.call('HGET', config, 'cap:' .. p) or default_cap)
 local lowered = redis.call('HGET', reduced, p)
 if lowered and tonumber(lowered) < cap then cap = tonumber(lowered) end
-if redis.call('ZCARD', slots) < cap then return {'waiting', '1'} end
-return {'waiting', '0'}
+local free = redis.call('ZCARD', slots) < cap
+if free and redis.call('ZCARD', waiting) == 0 then
+	redis.call('ZADD', slots, reservation, id)
+	redis.call('SADD', admitted, id)
+	redis.call('HSET', job, 'status', 'dispatched', 'token', 1, 'dispatches', 1, 'ready_at', now,
+		'dispatched_at', now)
+	return {'admitted', '1', redis.call('HGET', job, 'timeout')}
+end
+redis.call('HSET', job, 'status', 'waiting', 'ready_at', now)
+redis.call('ZADD', waiting, n, id)
+if free then return {'waiting', '1', ''} end
+return {'waiting', '0', ''}
 """
 )
 
