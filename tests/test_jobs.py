@@ -296,6 +296,25 @@ def test_load_controller_thresholds_are_checked():
 	)
 
 
+def test_a_finished_job_id_submitted_again_runs_again_and_old_deliveries_stay_stale(redis, namespace):
+	from verenigingen.performance.jobs import run_attempt
+
+	rec = Recorder()
+	coord = JobCoordinator(redis, namespace, rec, load_controller=None)
+	noop = "verenigingen.performance.jobs.tasks.noop"
+	coord.submit(noop, job_id="daily")
+	first = rec.calls[0]["kwargs"]
+	assert run_attempt(coord, "daily", first["attempt_token"], "normal") == "finished"
+	assert coord.submit(noop, job_id="daily") == "daily"
+	second = rec.calls[1]["kwargs"]
+	assert (
+		second["attempt_token"] != first["attempt_token"] and rec.calls[0]["job_id"] != rec.calls[1]["job_id"]
+	)
+	assert coord.status("daily")["phase"] == "dispatched" and coord.status("daily")["attempts"] == 0
+	assert run_attempt(coord, "daily", first["attempt_token"], "normal") == "stale"
+	assert run_attempt(coord, "daily", second["attempt_token"], "normal") == "finished"
+
+
 def test_percentile_is_nearest_rank():
 	assert percentile([], 0.5) is None
 	assert percentile([3, 1, 2, 4], 0.5) == 2

@@ -76,13 +76,16 @@ for i = 0, ndeps - 1 do
 		table.insert(pending, i)
 	end
 end
+-- a finished job submitted again keeps counting its admissions, so every admission's token (and RQ
+-- job id) stays unique and a stale delivery of an earlier run can never claim the new one
+local prev = tonumber(redis.call('HGET', job, 'dispatches') or '0')
 if old then redis.call('DEL', job) end
 local fields = {}
 local p, default_cap, reservation = ARGV[6 + ndeps], ARGV[7 + ndeps], ARGV[8 + ndeps]
 for i = 9 + ndeps, #ARGV do table.insert(fields, ARGV[i]) end
 redis.call('HSET', job, unpack(fields))
 local n = redis.call('INCR', seq)
-redis.call('HSET', job, 'seq', n, 'attempts', 0, 'dispatches', 0)
+redis.call('HSET', job, 'seq', n, 'attempts', 0, 'dispatches', prev)
 if failed_dep then
 	redis.call('HSET', job, 'status', 'dependency_failed', 'ended', now,
 		'error', 'dependency ' .. ARGV[6 + failed_dep[1]] .. ' ended as ' .. failed_dep[2])
@@ -105,9 +108,10 @@ local free = redis.call('ZCARD', slots) < cap
 if free and redis.call('ZCARD', waiting) == 0 then
 	redis.call('ZADD', slots, reservation, id)
 	redis.call('SADD', admitted, id)
-	redis.call('HSET', job, 'status', 'dispatched', 'token', 1, 'dispatches', 1, 'ready_at', now,
+	local token = prev + 1
+	redis.call('HSET', job, 'status', 'dispatched', 'token', token, 'dispatches', token, 'ready_at', now,
 		'dispatched_at', now)
-	return {'admitted', '1', redis.call('HGET', job, 'timeout')}
+	return {'admitted', tostring(token), redis.call('HGET', job, 'timeout')}
 end
 redis.call('HSET', job, 'status', 'waiting', 'ready_at', now)
 redis.call('ZADD', waiting, n, id)
