@@ -79,6 +79,9 @@ def main(argv=None) -> int:
 			if o.action != "created":
 				continue
 			cmp = compare(o.before, o.after, min_rows=1)
+			if cmp["speedup"] is None:  # nothing to measure (an empty table): say so, print no ratio
+				print(f"  {o.index}: {cmp['note']}")
+				continue
 			aim = AIMS.get(o.index)
 			ratio = cmp["speedup"]
 			verdict = "" if aim is None else ("met" if ratio >= aim else "MISSED")

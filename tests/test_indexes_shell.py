@@ -60,7 +60,7 @@ def test_status_plan_and_bad_input(frappe_site):
 	status = database_index_manager_api(action="status")
 	json.dumps(status)  # plain data
 	assert status["healthy"] is False and status["auto_apply"] is True
-	assert status["counts"] == {"missing": 6, "not applicable": 2}
+	assert status["counts"] == {"missing": 8, "not applicable": 2}
 	plan = database_index_manager_api(action="plan", catalog_name="sepa")
 	assert [i["action"] for i in plan["items"]] == ["create", "create"]
 	with pytest.raises(frappe.ValidationError, match="action must be one of status, plan, apply"):
@@ -151,13 +151,13 @@ def test_migrate_hook_is_idempotent_and_can_be_turned_off(frappe_site):
 
 	frappe.conf["verenigingen_auto_index"] = 0
 	report = ensure_catalogs()
-	assert report["auto_apply"] is False and len(report["missing"]) == 6 and report["created"] == []
+	assert report["auto_apply"] is False and len(report["missing"]) == 8 and report["created"] == []
 	assert "idx_payment_member_date" not in _index_names("tabMember Payment")
 	frappe.conf["verenigingen_auto_index"] = 1
 	after_migrate()
 	assert "idx_payment_member_date" in _index_names("tabMember Payment")
 	logged = len(ChangeLog(_db()).entries())
-	assert logged == 6
+	assert logged == 8
 	second = ensure_catalogs()
 	assert second["missing"] == [] and second["created"] == []
 	assert len(ChangeLog(_db()).entries()) == logged  # cheap and idempotent: nothing new

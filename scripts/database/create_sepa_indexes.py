@@ -38,7 +38,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 	p.add_argument("-D", "--database", help="the site's database (standalone use)")
 	p.add_argument("--site", help="a bench site (run from frappe-bench/ or give --sites-path)")
 	p.add_argument("--sites-path", default=None, help="the bench's sites folder (default: ./sites)")
-	p.add_argument("--catalog", choices=("sepa", "performance", "all"), default="sepa")
+	p.add_argument("--catalog", choices=("sepa", "performance", "monitoring", "all"), default="sepa")
 	p.add_argument("--dry-run", action="store_true", help="print the plan and the DDL; change nothing")
 	p.add_argument("--rollback", action="store_true", help="drop the indexes this tool created (per its log)")
 	p.add_argument(

@@ -7,10 +7,15 @@ from .env import ShowcaseEnv
 REPEATS = 9  # probe runs per measurement in the showcase
 
 
+def _ms(value: float | None) -> str:
+	"""A latency in ms, or '-' where nothing was measured (an empty table has no probe values)."""
+	return "-" if value is None else f"{value:.2f}"
+
+
 def run(env: ShowcaseEnv) -> None:
 	manager = IndexManager(env.db, user="showcase")
 	specs = catalog("all")
-	env.heading(f"Index manager: the performance and SEPA catalogs on {env.db.database_name}")
+	env.heading(f"Index manager: the index catalogs on {env.db.database_name}")
 	rolled = [o for o in manager.rollback() if o.action == "dropped"]
 	if rolled:
 		env.line(f"(dropped {len(rolled)} index(es) a previous run had added, to measure from scratch)")
@@ -32,7 +37,7 @@ def run(env: ShowcaseEnv) -> None:
 		verdict = f"{cmp['speedup']:.1f}x faster" if cmp["speedup"] is not None else cmp["note"]
 		rows.append(
 			[
-				o.index, f"{o.before.table_rows:,}", f"{o.before.p50_ms:.2f}", f"{o.after.p50_ms:.2f}",
+				o.index, f"{o.before.table_rows:,}", _ms(o.before.p50_ms), _ms(o.after.p50_ms),
 				f"{o.before.access_type} -> {o.after.access_type}", f"{o.duration_ms / 1000:.2f}", verdict,
 			]
 		)  # fmt: skip

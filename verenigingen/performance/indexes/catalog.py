@@ -113,6 +113,31 @@ MANDATE_EXPIRY = IndexSpec(
 	catalog="sepa",
 )
 
+# Performance tracking: the monitoring DocTypes' own lookups. Both are composite so that
+# ``bench migrate`` (which drops unflagged single-column indexes) keeps them.
+SNAPSHOT_TIMESTAMP = IndexSpec(
+	name="idx_snapshot_timestamp_score",
+	doctype="Performance Snapshot",
+	columns=("timestamp", "score"),
+	purpose="performance tracking: snapshots of a time window (dashboard series, retention purge)",
+	probe=Probe(
+		"SELECT timestamp, score FROM `tabPerformance Snapshot` WHERE timestamp >= %s ORDER BY timestamp",
+		"SELECT timestamp FROM `tabPerformance Snapshot` ORDER BY RAND(7) LIMIT %s",
+	),
+	catalog="monitoring",
+)
+ALERT_METRIC = IndexSpec(
+	name="idx_alert_metric_status",
+	doctype="Performance Alert",
+	columns=("metric", "status"),
+	purpose="performance tracking: the open alert of a metric",
+	probe=Probe(
+		"SELECT name, breaches, first_seen FROM `tabPerformance Alert` WHERE metric=%s AND status=%s",
+		"SELECT metric, status FROM `tabPerformance Alert` ORDER BY RAND(7) LIMIT %s",
+	),
+	catalog="monitoring",
+)
+
 CATALOGS: dict[str, tuple[IndexSpec, ...]] = {
 	"performance": (
 		PAYMENT_HISTORY,
@@ -123,13 +148,14 @@ CATALOGS: dict[str, tuple[IndexSpec, ...]] = {
 		PAYMENT_ENTRY_PARTY,
 	),
 	"sepa": (SEPA_BATCH, MANDATE_EXPIRY),
+	"monitoring": (SNAPSHOT_TIMESTAMP, ALERT_METRIC),
 }
 
 
 def catalog(name: str = "all") -> tuple[IndexSpec, ...]:
-	"""The specs of catalog ``name``: ``performance``, ``sepa`` or ``all`` (both)."""
+	"""The specs of catalog ``name``: ``performance``, ``sepa``, ``monitoring`` or ``all``."""
 	if name == "all":
-		return CATALOGS["performance"] + CATALOGS["sepa"]
+		return tuple(spec for specs in CATALOGS.values() for spec in specs)
 	if name not in CATALOGS:
 		raise UnknownCatalogError(f"unknown index catalog {name!r}: use one of all, {', '.join(CATALOGS)}")
 	return CATALOGS[name]
