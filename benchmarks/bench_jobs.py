@@ -120,7 +120,7 @@ def run_coordinated(
 
 def cleanup(client, namespace: str, queues: dict) -> None:
 	batch = []
-	for key in client.scan_iter(match=f"{namespace}|*", count=1000):
+	for key in client.scan_iter(match=KeyBuilder(namespace).pattern("jobs"), count=1000):
 		batch.append(key)
 		if len(batch) >= 500:
 			client.unlink(*batch)

@@ -17,6 +17,7 @@ from verenigingen.performance.jobs import (
 	worker_queue_names,
 )
 from verenigingen.performance.jobs.workers import WorkerPool
+from verenigingen.performance.keys import KeyBuilder
 
 from .env import ShowcaseEnv
 
@@ -38,6 +39,7 @@ def run(env: ShowcaseEnv) -> None:
 	env.heading(f"Job coordinator: a mixed batch on {WORKERS} RQ workers under global caps")
 	namespace = f"{env.namespace}-jobs"
 	queues = prefixed_queues(f"{namespace}-")
+	_forget(env.redis, namespace)  # a fresh demo: counts are totals since the coordinator started
 	coord = JobCoordinator(env.redis, namespace, RQEnqueuer(env.redis), queues=queues)
 	pool = WorkerPool(worker_queue_names(queues), env.redis_settings["host"], env.redis_settings["port"])
 	ids: list[str] = []
@@ -100,6 +102,18 @@ def run(env: ShowcaseEnv) -> None:
 
 def _ms(seconds) -> str:
 	return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+
+def _forget(redis, namespace: str) -> None:
+	"""Remove the demo site's coordinator keys (SCAN + UNLINK in batches)."""
+	batch = []
+	for key in redis.scan_iter(match=KeyBuilder(namespace).pattern("jobs"), count=500):
+		batch.append(key)
+		if len(batch) >= 500:
+			redis.unlink(*batch)
+			batch = []
+	if batch:
+		redis.unlink(*batch)
 
 
 def _cleanup(redis, namespace: str, queues: dict) -> None:
