@@ -214,6 +214,32 @@ def test_load_controller_lowers_and_restores_caps_with_hysteresis(redis, namespa
 	assert load["changes"][0]["caps"]["normal"] == {"from": 2, "to": 5}
 
 
+def test_reconcile_is_timestamped_and_restore_caps_undoes_load_control(redis, namespace):
+	now = [1000.0]
+	readings = iter([LoadReading(95, 50)])
+	coord = JobCoordinator(
+		redis,
+		namespace,
+		Recorder(),
+		load_controller=LoadController(lambda: next(readings)),
+		clock=lambda: now[0],
+	)
+	assert coord.last_reconcile() is None and coord.queue_status()["last_reconcile"] is None
+	coord.reconcile()  # pressure: NORMAL and LOW lowered
+	assert coord.last_reconcile() == 1000.0 and coord.queue_status()["last_reconcile"] == 1000.0
+	assert coord.queue_status()["priorities"]["normal"]["effective_cap"] == 3
+	now[0] = 1060.0
+	restored = coord.restore_caps("automatic actions off")
+	assert restored == {"normal": {"from": 3, "to": 5}, "low": {"from": 1, "to": 2}}
+	status = coord.queue_status()
+	assert {p: v["effective_cap"] for p, v in status["priorities"].items()} == {
+		"critical": 2, "high": 3, "normal": 5, "low": 2, "bulk": 1,
+	}  # fmt: skip
+	assert status["load"]["changes"][0]["state"] == "automatic actions off"
+	assert coord.restore_caps() == {}  # nothing left to restore, nothing recorded
+	assert len(coord.queue_status()["load"]["changes"]) == 2
+
+
 def test_runner_runs_the_next_admitted_jobs_itself_within_bounds(redis, namespace):
 	from verenigingen.performance.jobs import run_attempt
 

@@ -85,12 +85,32 @@ def test_runner_refuses_a_job_of_another_site(frappe_site):
 def test_reconcile_entry_and_the_guard(frappe_site):
 	import frappe
 
+	from verenigingen import frappe_bridge
 	from verenigingen.api.jobs import get_queue_status
 	from verenigingen.jobs import reconcile
+	from verenigingen.performance.jobs import LoadReading
 
+	# Default activation level (2, dashboard): no automatic actions, so no load control.
 	result = reconcile()
-	assert set(result) == {"expired_leases", "unblocked", "dispatched", "load"}
-	assert result["load"]["state"] in ("calm", "between", "pressure")
+	assert set(result) == {"expired_leases", "unblocked", "dispatched", "load", "load_control"}
+	assert result["load"] is None and result["load_control"] == "off"
+	coordinator = frappe_bridge.job_coordinator()
+	assert coordinator.last_reconcile() is not None
+	# Level 4 (automatic actions): load control runs on every reconcile.
+	frappe.get_doc(
+		{"doctype": "Performance Settings", "name": "Performance Settings", "activation_level": "4"}
+	).save(ignore_permissions=True)
+	result = reconcile()
+	assert result["load_control"] == "on" and result["load"]["state"] in ("calm", "between", "pressure")
+	# Caps lowered under pressure are put back once the level drops below 4.
+	coordinator.apply_load_control(LoadReading(99, 50))
+	assert coordinator.queue_status()["priorities"]["normal"]["effective_cap"] < 5  # the base cap
+	frappe.get_doc(
+		{"doctype": "Performance Settings", "name": "Performance Settings", "activation_level": "3"}
+	).save(ignore_permissions=True)
+	result = reconcile()
+	assert result["load_control"] == "off" and "normal" in result["restored_caps"]
+	assert coordinator.queue_status()["priorities"]["normal"]["effective_cap"] == 5
 	assert "* * * * *" in frappe.get_hooks("scheduler_events")["cron"]
 	frappe_site.login("clerk@example.com", ["Verenigingen Member"])
 	with pytest.raises(frappe.PermissionError):

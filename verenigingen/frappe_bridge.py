@@ -176,18 +176,21 @@ def job_enqueuer():
 	return enqueue
 
 
-def job_coordinator():
-	"""The site's JobCoordinator, on the queue Redis bench workers read, built per call."""
+def job_coordinator(*, load_control: bool = True):
+	"""The site's JobCoordinator, on the queue Redis bench workers read, built per call.
+	``load_control=False`` builds it without a load controller (reconcile leaves caps alone)."""
 	from frappe.utils.background_jobs import get_redis_conn
 
 	from verenigingen.performance.jobs import JobCoordinator
 
+	options = {} if load_control else {"load_controller": None}
 	return JobCoordinator(
 		get_redis_conn(),
 		namespace(),
 		job_enqueuer(),
 		caps=site_config(JOB_CAPS_CONFIG_KEY) or None,
 		runner=JOB_RUNNER,
+		**options,
 	)
 
 

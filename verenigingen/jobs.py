@@ -29,6 +29,18 @@ def _end_transaction(status: str) -> None:
 		db.rollback()
 
 
+AUTOMATIC_ACTIONS_LEVEL = 4  # Performance Settings activation level that allows load-driven caps
+
+
 def reconcile() -> dict:
-	"""Every minute: reap expired leases, move due retries back, apply load control, dispatch."""
-	return frappe_bridge.job_coordinator().reconcile()
+	"""Every minute: reap expired leases, move due retries back, dispatch; and, at activation level
+	4 (automatic actions) of Performance Settings, lower or restore caps by load. Below level 4 any
+	cap load control had lowered is put back, so switching the level down never leaves caps low."""
+	automatic = frappe_bridge.monitoring_settings().activation_level >= AUTOMATIC_ACTIONS_LEVEL
+	coordinator = frappe_bridge.job_coordinator(load_control=automatic)
+	restored = {} if automatic else coordinator.restore_caps("automatic actions off (activation level < 4)")
+	result = coordinator.reconcile()
+	result["load_control"] = "on" if automatic else "off"
+	if restored:
+		result["restored_caps"] = restored
+	return result

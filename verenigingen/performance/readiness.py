@@ -208,8 +208,8 @@ def probe_jobs(inputs: ReadinessInputs) -> ComponentResult:
 	queues = list(dict.fromkeys(worker_queues or coordinator.queues.values()))
 	workers = _workers_by_queue(coordinator.redis, queues)
 	evidence = {"workers": workers}
-	last = coordinator.redis.hget(coordinator.keys.key("jobs", "load", "last"), "at")
-	age = inputs.clock() - float(last) if last is not None else None
+	last = coordinator.last_reconcile()
+	age = inputs.clock() - last if last is not None else None
 	evidence["last_reconcile_seconds_ago"] = round(age, 1) if age is not None else None
 	problems = []
 	if not any(workers.values()):

@@ -601,7 +601,30 @@ class JobCoordinator:
 		unblocked = self._repair_blocked()
 		load = self.apply_load_control() if self.load_controller is not None else None
 		dispatched = self.dispatch()
+		self.redis.set(self._key("reconcile", "last"), repr(now))
 		return {"expired_leases": reaped, "unblocked": unblocked, "dispatched": dispatched, "load": load}
+
+	def last_reconcile(self) -> float | None:
+		"""When ``reconcile()`` last completed on this site (clock seconds), or None if never."""
+		return _float(self.redis.get(self._key("reconcile", "last")))
+
+	def restore_caps(self, reason: str = "load control off") -> dict:
+		"""Put every throttled cap back to its base value (load control switched off); recorded
+		in the load changes like any other change. Returns the caps that changed."""
+		effective = self._effective_caps(self.redis.hgetall(self._key("reduced")))
+		changes = {p: (effective[p], self.caps[p]) for p in ORDER if effective[p] != self.caps[p]}
+		if changes:
+			record = {
+				"at": self.clock(),
+				"state": reason,
+				"reading": None,
+				"caps": {p.value: {"from": old, "to": new} for p, (old, new) in changes.items()},
+			}
+			args = [json.dumps(record), defaults.JOB_LOAD_CHANGES_KEPT]
+			for p in changes:
+				args += [p.value, ""]
+			self._scripts["SET_REDUCED"](keys=[self._key("reduced"), self._key("load", "changes")], args=args)
+		return {p.value: {"from": old, "to": new} for p, (old, new) in changes.items()}
 
 	def _repair_blocked(self) -> int:
 		"""Settle blocked jobs whose dependencies already ended (a runner that died between
@@ -673,7 +696,7 @@ class JobCoordinator:
 		 "priorities": {"critical": {"queue", "cap", "effective_cap", "slots_in_use",
 		                "counts": {status: n}, "oldest_waiting_seconds", "wait_p50", "wait_p95",
 		                "run_p50", "run_p95", "throughput_per_minute", "samples"}, ...},
-		 "load": {"state", "reading", "at", "changes": [...newest first]}}
+		 "load": {"state", "reading", "at", "changes": [...newest first]}, "last_reconcile": time or None}
 		"""
 		now = self.clock()
 		window = defaults.JOB_STATS_WINDOW
@@ -681,6 +704,7 @@ class JobCoordinator:
 		pipe.hgetall(self._key("reduced"))
 		pipe.hgetall(self._key("load", "last"))
 		pipe.lrange(self._key("load", "changes"), 0, -1)
+		pipe.get(self._key("reconcile", "last"))
 		for p in ORDER:
 			pipe.hgetall(self._key("counts", p.value))
 			pipe.zcard(self._key("slots", p.value))
@@ -690,7 +714,8 @@ class JobCoordinator:
 		result = pipe.execute()
 		effective = self._effective_caps(result[0])
 		last = {_text(k): _text(v) for k, v in result[1].items()}
-		per = [result[3 + 5 * i : 8 + 5 * i] for i in range(len(ORDER))]
+		last_reconcile = _float(result[3])
+		per = [result[4 + 5 * i : 9 + 5 * i] for i in range(len(ORDER))]
 		heads = {p: _text(rows[2][0]) for p, rows in zip(ORDER, per, strict=True) if rows[2]}
 		ready = {}
 		if heads:
@@ -730,4 +755,5 @@ class JobCoordinator:
 				"at": _float(last.get("at")),
 				"changes": [json.loads(_text(c)) for c in result[2]],
 			},
+			"last_reconcile": last_reconcile,
 		}
