@@ -243,6 +243,36 @@ def test_adapters_read_duck_typed_subsystems():
 	assert coordinator_figures(Coordinator()) == {"high": {"running": 2, "cap": 2, "queued": 5}}
 
 
+def test_coordinator_figures_from_a_real_job_coordinator(redis, namespace):
+	"""The adapter reads the real queue_status(): slots in use, effective cap, waiting jobs."""
+	from verenigingen.performance.jobs import JobCoordinator
+
+	admitted = []
+
+	def enqueue(method, *, queue, job_id, timeout, at_front, kwargs):
+		admitted.append(job_id)
+		return job_id
+
+	clock = Clock()
+	coord = JobCoordinator(redis, namespace, enqueue, load_controller=None, clock=clock)
+	for i in range(3):
+		coord.submit("tests.jobfixtures.noop", job_id=f"b{i}", priority="bulk")
+	figures = coordinator_figures(coord)
+	assert figures["bulk"] == {
+		"running": 1,
+		"cap": 1,
+		"queued": 2,
+		"failed": 0,
+		"oldest_waiting_seconds": 0.0,
+	}
+	assert figures["critical"]["running"] == 0 and figures["critical"]["queued"] == 0
+	assert len(admitted) == 1  # the BULK cap admits one
+	m = Monitor(redis, None, namespace, clock=clock, probes=(), coordinator=coord)
+	readings = m.collect()
+	assert "coordinator" not in readings["errors"]
+	assert readings["caps"]["bulk"]["running"] == 1 and readings["caps"]["bulk"]["saturated_for_s"] == 0.0
+
+
 def test_missing_catalog_index_from_the_real_index_manager(redis, namespace, mon_db):
 	from verenigingen.performance.indexes import index_catalog_status
 

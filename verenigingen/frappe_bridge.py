@@ -143,7 +143,8 @@ def current_job_wait() -> tuple[str, float | None]:
 
 
 def monitor(settings=None):
-	"""The core Monitor for this site, with the bench's RQ queues and the index catalog status."""
+	"""The core Monitor for this site: the bench's RQ queues, the index catalog status, the app cache's
+	statistics and the job coordinator's queue status."""
 	from verenigingen.performance.indexes import index_catalog_status
 	from verenigingen.performance.monitoring import Monitor
 
@@ -153,7 +154,7 @@ def monitor(settings=None):
 	return Monitor(
 		redis_client(), db, namespace(), settings, disk_path=frappe.get_site_path(),
 		rq_connection=connection, rq_queues=queues, index_status=lambda: index_catalog_status(db),
-		cache=_site_cache(),
+		cache=_site_cache(), coordinator=job_coordinator(load_control=False),
 	)  # fmt: skip
 
 

@@ -169,7 +169,8 @@ def cache_figures(cache) -> dict:
 
 
 def coordinator_figures(coordinator) -> dict:
-	"""Per priority: running, cap, queued (``JobCoordinator.queue_status()``)."""
+	"""Per priority: running (slots leased), cap (effective), queued (submitted, not yet started),
+	failed, oldest wait; from ``JobCoordinator.queue_status()`` or plain rows of those names."""
 	status = (
 		coordinator.queue_status() if callable(getattr(coordinator, "queue_status", None)) else coordinator
 	)
@@ -181,9 +182,12 @@ def coordinator_figures(coordinator) -> dict:
 			continue
 		row = {k: p.get(k) for k in ("running", "cap", "queued", "failed") if k in p}
 		if "slots_in_use" in p:  # the job coordinator's names
+			counts = p.get("counts") or {}
 			row["running"] = p["slots_in_use"]
 			row["cap"] = p.get("effective_cap", p.get("cap"))
-			row["queued"] = (p.get("counts") or {}).get("queued")
+			row["queued"] = counts.get("waiting", 0) + counts.get("delayed", 0)
+			row["failed"] = counts.get("failed", 0)
+			row["oldest_waiting_seconds"] = p.get("oldest_waiting_seconds")
 		out[str(name)] = row
 	return out
 
