@@ -258,10 +258,11 @@ def test_coordinator_figures_from_a_real_job_coordinator(redis, namespace):
 	for i in range(3):
 		coord.submit("tests.jobfixtures.noop", job_id=f"b{i}", priority="bulk")
 	figures = coordinator_figures(coord)
+	# one slot is leased (admitted to RQ); none has started, so all three still wait to run
 	assert figures["bulk"] == {
 		"running": 1,
 		"cap": 1,
-		"queued": 2,
+		"queued": 3,
 		"failed": 0,
 		"oldest_waiting_seconds": 0.0,
 	}
