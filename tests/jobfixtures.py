@@ -8,13 +8,10 @@ Redis connection of the RQ job running it.
 import os
 import signal
 import subprocess
-import sys
 import time
-from pathlib import Path
 
+from verenigingen.performance.jobs.workers import WorkerPool as _CoreWorkerPool
 from verenigingen.performance.keys import KeyBuilder
-
-ROOT = Path(__file__).resolve().parents[1]
 
 _RAISE_MAX = "if tonumber(redis.call('GET', KEYS[1]) or '0') < tonumber(ARGV[1]) then redis.call('SET', KEYS[1], ARGV[1]) end"
 
@@ -93,47 +90,6 @@ def sleep_slices(seconds: float) -> None:
 		time.sleep(0.01)
 
 
-class WorkerPool:
-	"""Real RQ worker processes (``rq.SimpleWorker``, no fork per job) on the given queues."""
-
-	def __init__(self, queues: list[str], redis_settings: dict):
-		self.queues = list(queues)
-		self.redis_settings = redis_settings
-		self.procs: list[subprocess.Popen] = []
-
-	def start(self, n: int = 1) -> list[subprocess.Popen]:
-		env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-		started = []
-		for _ in range(n):
-			cmd = [
-				sys.executable, "-m", "tests.jobfixtures",
-				self.redis_settings["host"], str(self.redis_settings["port"]), ",".join(self.queues),
-			]  # fmt: skip
-			proc = subprocess.Popen(
-				cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-			)
-			self.procs.append(proc)
-			started.append(proc)
-		return started
-
-	def kill(self, proc: subprocess.Popen) -> None:
-		proc.send_signal(signal.SIGKILL)
-		proc.wait(timeout=10)
-
-	def stop(self) -> None:
-		for proc in self.procs:
-			if proc.poll() is None:
-				proc.send_signal(signal.SIGTERM)
-		deadline = time.monotonic() + 5
-		for proc in self.procs:
-			try:
-				proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-			except subprocess.TimeoutExpired:
-				proc.kill()
-				proc.wait(timeout=5)
-		self.procs.clear()
-
-
 def wait_for(condition, timeout: float = 30.0, interval: float = 0.02, message: str = "condition"):
 	"""Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
 	deadline = time.monotonic() + timeout
@@ -146,13 +102,16 @@ def wait_for(condition, timeout: float = 30.0, interval: float = 0.02, message: 
 		time.sleep(interval)
 
 
-def _work(host: str, port: int, queues: str) -> None:
-	import redis
-	from rq import SimpleWorker
+class WorkerPool(_CoreWorkerPool):
+	"""The core's pool of real RQ worker processes (``rq.SimpleWorker``), built from the tests'
+	Redis settings, plus SIGKILL for the crash tests."""
 
-	connection = redis.Redis(host=host, port=port)
-	worker = SimpleWorker(queues.split(","), connection=connection)
-	worker.work(logging_level="WARNING", with_scheduler=False)
+	def __init__(self, queues: list[str], redis_settings: dict):
+		super().__init__(queues, redis_settings["host"], redis_settings["port"])
+
+	def kill(self, proc: subprocess.Popen) -> None:
+		proc.send_signal(signal.SIGKILL)
+		proc.wait(timeout=10)
 
 
 def site_record(label: str, fail: bool = False) -> None:
@@ -164,7 +123,3 @@ def site_record(label: str, fail: bool = False) -> None:
 	frappe.db.sql("INSERT INTO `tabMember` (`name`) VALUES (%s)", (label,))
 	if fail:
 		raise RuntimeError(f"{label} failed after writing")
-
-
-if __name__ == "__main__":
-	_work(sys.argv[1], int(sys.argv[2]), sys.argv[3])
