@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import redis as redis_py
 
-from verenigingen.performance.cache import SecurityAwareCache
+from verenigingen.performance.cache import ENTRY_FORMAT, SecurityAwareCache
 from verenigingen.performance.context import SecurityContext
 from verenigingen.performance.dataset import generate_dataset
 from verenigingen.performance.db import PyMySQLDatabase, validate_identifier
@@ -132,7 +132,7 @@ def bench_invalidation(client, entries: int) -> dict:
 	_fill(small, 100)
 	print(f"   filling {entries:,} entries through get_or_compute ...", flush=True)
 	fill_seconds = _fill(large, entries)
-	entry_pattern = large.keys.pattern("cache", "e")
+	entry_pattern = large.keys.pattern("cache", ENTRY_FORMAT)
 	present = sum(1 for _ in client.scan_iter(match=entry_pattern, count=10_000))
 	t_small = _invalidation_median(small)
 	t_large = _invalidation_median(large)

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from verenigingen.performance.cache import Scope, SecurityAwareCache, SecurityLevel
+from verenigingen.performance.cache import ENTRY_FORMAT, Scope, SecurityAwareCache, SecurityLevel
 from verenigingen.performance.context import SecurityContext
 from verenigingen.performance.exceptions import InvalidCacheArgumentError, UncacheableValueWarning
 
@@ -175,10 +175,24 @@ def test_a_lost_generation_counter_is_a_miss_never_a_stale_hit(cache, redis):
 	assert get(cache, ALICE, compute, depends_on=["Member"])["n"] == 2
 
 
+def test_an_unreadable_entry_is_a_miss_not_an_error(cache, redis, namespace):
+	"""An entry this code cannot parse (damaged, or another release's layout) is dropped and
+	recomputed; the call never fails on it, and the fresh entry is a hit again."""
+	from verenigingen.performance.keys import KeyBuilder
+
+	compute = Counter()
+	get(cache, ALICE, compute)
+	entries = list(redis.scan_iter(match=KeyBuilder(namespace).pattern("cache", ENTRY_FORMAT)))
+	assert len(entries) == 1
+	redis.set(entries[0], b"[2e-06, 1800000000.0]\nnot an entry")
+	assert get(cache, ALICE, compute) == {"label": "v", "n": 2}
+	assert get(cache, ALICE, compute) == {"label": "v", "n": 2} and compute.calls == 2
+
+
 def test_invalidation_cost_does_not_depend_on_entry_count(cache, redis):
 	for i in range(300):
 		get(cache, ALICE, Counter(), args=(i,), depends_on=["Member"])
-	entries = cache.keys.pattern("cache", "e")
+	entries = cache.keys.pattern("cache", ENTRY_FORMAT)
 	before = sum(1 for _ in redis.scan_iter(match=entries, count=1000))
 	calls = []
 	original = redis.pipeline
@@ -267,7 +281,7 @@ def test_ttl_per_level_and_override(redis, namespace):
 	cache = SecurityAwareCache(redis, namespace, ttls={"FINANCIAL": 42})
 	get(cache, ALICE, Counter(), level="FINANCIAL")
 	get(cache, ALICE, Counter(), level="REPORTING")
-	ttls = sorted(redis.pttl(k) for k in redis.scan_iter(match=cache.keys.pattern("cache", "e")))
+	ttls = sorted(redis.pttl(k) for k in redis.scan_iter(match=cache.keys.pattern("cache", ENTRY_FORMAT)))
 	assert 30_000 < ttls[0] <= 42_000 and 1_700_000 < ttls[1] <= 1_800_000
 	assert SecurityLevel.FINANCIAL.default_ttl == 180 and SecurityLevel.PUBLIC.default_ttl == 7200
 

@@ -50,6 +50,10 @@ from .invalidation import COMPONENT, DependencyGraph, Generations, new_token, pa
 from .keys import KeyBuilder
 from .serialization import canonical_digest, decode, encode
 
+# The key part of cache entries; bump it when the stored entry layout changes, so entries written
+# by an older release are never read (they expire by their TTL).
+ENTRY_FORMAT = "e2"
+
 
 class SecurityLevel(Enum):
 	"""How sensitive cached data is; each level has its own default TTL (seconds)."""
@@ -265,7 +269,10 @@ class SecurityAwareCache:
 			name, ctx, deps, user=scope is Scope.USER, roles=scope is not Scope.PUBLIC
 		)
 		plan = _Plan(
-			level, self.keys.key(COMPONENT, "e", *parts), self.keys.key(COMPONENT, "lock", *parts), gen_keys
+			level,
+			self.keys.key(COMPONENT, ENTRY_FORMAT, *parts),
+			self.keys.key(COMPONENT, "lock", *parts),
+			gen_keys,
 		)
 		if memo_key is not None:
 			if len(self._plans) >= _PLAN_MEMO_SIZE:
@@ -393,9 +400,15 @@ class SecurityAwareCache:
 			raise
 		if isinstance(result, list):
 			return None, [bool(result[0]), *(_text(g) for g in result[1:])]
-		head, meta, payload = result.split(b"\n", 2)
-		delta, expires_at = meta.split(b" ")
-		return (float(delta), float(expires_at), payload), head.decode().split(",")
+		try:
+			head, meta, payload = result.split(b"\n", 2)
+			delta, expires_at = meta.split(b" ")
+			return (float(delta), float(expires_at), payload), head.decode().split(",")
+		except ValueError:
+			# An entry this code cannot read (damaged, or written in another layout): drop it and
+			# look up again, which misses and returns the generations to store the new value under.
+			self.redis.unlink(entry_key)
+			return self._lookup(entry_key, gen_keys)
 
 	def _refresh_early(self, now: float, delta: float, expires_at: float) -> bool:
 		if self.early_beta <= 0 or delta <= 0:
