@@ -11,7 +11,6 @@ The dataset database (--database) is reused when it already holds --members memb
 """
 
 import argparse
-import os
 import random
 import statistics
 import sys
@@ -28,6 +27,7 @@ from verenigingen.performance.context import SecurityContext
 from verenigingen.performance.dataset import generate_dataset
 from verenigingen.performance.db import PyMySQLDatabase, validate_identifier
 from verenigingen.performance.defaults import BENCHMARK_MEMBERS, DATASET_SEED
+from verenigingen.performance.environment import database_settings, redis_settings
 from verenigingen.performance.schema import create_app_tables
 from verenigingen.performance.serialization import decode, encode
 from verenigingen.performance.summaries import member_summary
@@ -198,12 +198,7 @@ def bench_member_summary(client, db, samples_uncached: int, samples_cached: int)
 
 
 def _dataset(args) -> PyMySQLDatabase:
-	server = dict(
-		host=os.environ.get("VERENIGINGEN_DB_HOST", "127.0.0.1"),
-		port=int(os.environ.get("VERENIGINGEN_DB_PORT", "3306")),
-		user=os.environ.get("VERENIGINGEN_DB_USER", "root"),
-		password=os.environ.get("VERENIGINGEN_DB_PASSWORD", ""),
-	)
+	server = database_settings()
 	admin = PyMySQLDatabase(**server, autocommit=True)
 	admin.sql(
 		f"CREATE DATABASE IF NOT EXISTS `{args.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
@@ -239,10 +234,7 @@ def main(argv=None) -> int:
 		p.error("--samples, --entries, --members and --uncached-samples must be at least 1")
 	validate_identifier(args.database, "database")
 	skip = set(filter(None, args.skip.split(",")))
-	client = redis_py.Redis(
-		host=os.environ.get("VERENIGINGEN_REDIS_HOST", "127.0.0.1"),
-		port=int(os.environ.get("VERENIGINGEN_REDIS_PORT", "6379")),
-	)
+	client = redis_py.Redis(**redis_settings())
 	client.ping()
 
 	if "hit" not in skip:

@@ -10,7 +10,6 @@ mandate 10x). Nothing here is asserted as a wall-clock limit; the numbers are pr
 """
 
 import argparse
-import os
 import sys
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from verenigingen.performance.dataset import generate_dataset
 from verenigingen.performance.db import PyMySQLDatabase, validate_identifier
 from verenigingen.performance.defaults import BENCHMARK_MEMBERS, DATASET_SEED, INDEX_MEASURE_REPEATS
+from verenigingen.performance.environment import database_settings
 from verenigingen.performance.indexes import IndexManager, catalog, compare
 from verenigingen.performance.schema import create_app_tables
 
@@ -42,12 +42,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
 	args = parse_args(argv)
-	server = dict(
-		host=os.environ.get("VERENIGINGEN_DB_HOST", "127.0.0.1"),
-		port=int(os.environ.get("VERENIGINGEN_DB_PORT", "3306")),
-		user=os.environ.get("VERENIGINGEN_DB_USER", "root"),
-		password=os.environ.get("VERENIGINGEN_DB_PASSWORD", ""),
-	)
+	server = database_settings()
 	admin = PyMySQLDatabase(**server, autocommit=True)
 	admin.sql(f"DROP DATABASE IF EXISTS `{args.database}`")
 	admin.sql(f"CREATE DATABASE `{args.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")

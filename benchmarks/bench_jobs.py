@@ -13,7 +13,6 @@ NORMAL priority, default cap 5. Nothing is asserted.
 """
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -27,6 +26,7 @@ from rq import Queue
 from rq.registry import FinishedJobRegistry
 
 from verenigingen.performance.defaults import JOB_CHAIN_JOBS
+from verenigingen.performance.environment import redis_settings
 from verenigingen.performance.jobs import (
 	JobCoordinator,
 	Priority,
@@ -36,6 +36,8 @@ from verenigingen.performance.jobs import (
 )
 from verenigingen.performance.jobs.workers import WorkerPool
 from verenigingen.performance.keys import KeyBuilder
+
+_REDIS = redis_settings()
 
 NOOP = "verenigingen.performance.jobs.tasks.noop"
 
@@ -136,8 +138,8 @@ def main(argv=None) -> int:
 	p.add_argument("--jobs", type=int, default=2000)
 	p.add_argument("--workers", type=int, default=4)
 	p.add_argument("--rounds", type=int, default=2)
-	p.add_argument("--redis-host", default=os.environ.get("VERENIGINGEN_REDIS_HOST", "127.0.0.1"))
-	p.add_argument("--redis-port", type=int, default=int(os.environ.get("VERENIGINGEN_REDIS_PORT", "6379")))
+	p.add_argument("--redis-host", default=_REDIS["host"])
+	p.add_argument("--redis-port", type=int, default=_REDIS["port"])
 	args = p.parse_args(argv)
 	if args.jobs < 1 or args.workers < 1 or args.rounds < 1:
 		p.error("--jobs, --workers and --rounds must be at least 1")

@@ -10,7 +10,6 @@ Run: ``python benchmarks/bench_monitoring.py [--requests N]``.
 """
 
 import argparse
-import os
 import random
 import statistics
 import time
@@ -19,6 +18,7 @@ import uuid
 import redis as redis_lib
 
 from verenigingen.performance.db import PyMySQLDatabase
+from verenigingen.performance.environment import database_settings, redis_settings
 from verenigingen.performance.histogram import MetricStore
 from verenigingen.performance.monitoring import Monitor, request_samples
 from verenigingen.performance.schema import create_app_tables
@@ -35,18 +35,10 @@ def main() -> None:
 	p = argparse.ArgumentParser(description=__doc__)
 	p.add_argument("--requests", type=int, default=5000)
 	args = p.parse_args()
-	r = redis_lib.Redis(
-		host=os.environ.get("VERENIGINGEN_REDIS_HOST", "127.0.0.1"),
-		port=int(os.environ.get("VERENIGINGEN_REDIS_PORT", "6379")),
-	)
+	r = redis_lib.Redis(**redis_settings())
 	ns = f"vbench-{uuid.uuid4().hex[:8]}"
 	dbname = f"vbench_mon_{uuid.uuid4().hex[:8]}"
-	server = dict(
-		host=os.environ.get("VERENIGINGEN_DB_HOST", "127.0.0.1"),
-		port=int(os.environ.get("VERENIGINGEN_DB_PORT", "3306")),
-		user=os.environ.get("VERENIGINGEN_DB_USER", "root"),
-		password=os.environ.get("VERENIGINGEN_DB_PASSWORD", ""),
-	)
+	server = database_settings()
 	admin = PyMySQLDatabase(**server, autocommit=True)
 	admin.sql(f"CREATE DATABASE `{dbname}`")
 	db = PyMySQLDatabase(**server, database=dbname)

@@ -20,6 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from verenigingen.performance.dataset import generate_dataset
 from verenigingen.performance.db import PyMySQLDatabase
+from verenigingen.performance.environment import database_settings
 from verenigingen.performance.profiler import ProfilingDatabase, load_member_picture, profile_member
 from verenigingen.performance.schema import create_app_tables
 
@@ -38,12 +39,7 @@ def main() -> int:
 	p.add_argument("--members", type=int, default=20_000)
 	p.add_argument("--repeats", type=int, default=60)
 	args = p.parse_args()
-	settings = dict(
-		host=os.environ.get("VERENIGINGEN_DB_HOST", "127.0.0.1"),
-		port=int(os.environ.get("VERENIGINGEN_DB_PORT", "3306")),
-		user=os.environ.get("VERENIGINGEN_DB_USER", "root"),
-		password=os.environ.get("VERENIGINGEN_DB_PASSWORD", ""),
-	)
+	settings = database_settings()
 	name = f"vbench_profiler_{os.getpid()}"
 	admin = PyMySQLDatabase(**settings, autocommit=True)
 	admin.sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")

@@ -9,12 +9,13 @@ The shell (code that imports frappe) runs against the test double in
 same shell tests against a real site inside a bench.
 """
 
-import os
 import sys
 import uuid
 from pathlib import Path
 
 import pytest
+
+from verenigingen.performance.environment import database_settings, redis_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 DOUBLE_DIR = Path(__file__).resolve().parent / "frappe_double"
@@ -55,23 +56,8 @@ def pytest_configure(config):
 # ---------------------------------------------------------------- settings
 
 
-def redis_settings() -> dict:
-	return {
-		"host": os.environ.get("VERENIGINGEN_REDIS_HOST", "127.0.0.1"),
-		"port": int(os.environ.get("VERENIGINGEN_REDIS_PORT", "6379")),
-	}
-
-
 def db_settings(database: str | None = None) -> dict:
-	settings = {
-		"host": os.environ.get("VERENIGINGEN_DB_HOST", "127.0.0.1"),
-		"port": int(os.environ.get("VERENIGINGEN_DB_PORT", "3306")),
-		"user": os.environ.get("VERENIGINGEN_DB_USER", "root"),
-		"password": os.environ.get("VERENIGINGEN_DB_PASSWORD", ""),
-	}
-	if database:
-		settings["database"] = database
-	return settings
+	return database_settings(database)
 
 
 # ---------------------------------------------------------------- Redis

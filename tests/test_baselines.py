@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from verenigingen.performance import baselines as bl
+from verenigingen.performance.environment import redis_settings
 from verenigingen.performance.exceptions import BaselineFileError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -147,6 +148,17 @@ def test_compare_flags_regressions_beyond_the_recorded_noise():
 	assert "REGRESSION" in text and "1 regression(s): a" in text and "e: not compared: no Redis" in text
 
 
+def test_sub_tenth_of_a_millisecond_changes_are_never_verdicts():
+	"""A 0.1 ms operation that reads 0.18 ms on a busy machine is jitter, not a regression; the same
+	ratio on a slower operation still is one."""
+	base = _doc(fast=0.10, slow=10.0)
+	now = _doc(fast=0.18, slow=18.0)
+	verdicts = {r["operation"]: r["verdict"] for r in bl.compare_baselines(base, now)["operations"]}
+	assert verdicts == {"fast": "ok", "slow": "regression"}
+	strict = bl.compare_baselines(base, now, min_difference_ms=0.0)
+	assert strict["regressions"] == ["fast", "slow"]
+
+
 @pytest.mark.parametrize(
 	("mutate", "message"),
 	[
@@ -229,7 +241,6 @@ def test_last_comparison_is_kept_per_site(redis, namespace):
 
 @pytest.mark.slow
 def test_job_round_trip_through_the_coordinator_and_a_real_worker(seeded_db, redis, namespace):
-	import os
 
 	from rq import Queue
 
@@ -243,10 +254,7 @@ def test_job_round_trip_through_the_coordinator_and_a_real_worker(seeded_db, red
 		bl.coordinator_round_trip(coordinator, timeout=0.3)(0)
 	pool = WorkerPool(
 		worker_queue_names(queues),
-		{
-			"host": os.environ.get("VERENIGINGEN_REDIS_HOST", "127.0.0.1"),
-			"port": int(os.environ.get("VERENIGINGEN_REDIS_PORT", "6379")),
-		},
+		redis_settings(),
 	)
 	try:
 		pool.start(1)

@@ -1,10 +1,9 @@
 """The priority job coordinator against real Redis and real RQ worker processes."""
 
-import os
-
 import pytest
 
 from tests.jobfixtures import WorkerPool, wait_for
+from verenigingen.performance.environment import redis_settings
 from verenigingen.performance.exceptions import (
 	InvalidJobError,
 	NoSuchJobError,
@@ -27,10 +26,7 @@ FIX = "tests.jobfixtures"
 
 
 def _redis_settings() -> dict:
-	return {
-		"host": os.environ.get("VERENIGINGEN_REDIS_HOST", "127.0.0.1"),
-		"port": int(os.environ.get("VERENIGINGEN_REDIS_PORT", "6379")),
-	}
+	return redis_settings()
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """The readiness validator: each of the seven components probed for real, and the score."""
 
 import json
-import os
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -9,6 +8,7 @@ import pytest
 
 from verenigingen.performance import baselines as bl
 from verenigingen.performance import readiness as rd
+from verenigingen.performance.environment import redis_settings
 
 
 def _by_name(report) -> dict:
@@ -188,10 +188,7 @@ def job_setup(redis, namespace):
 	)
 
 	queues = prefixed_queues(f"{namespace}-")
-	settings = {
-		"host": os.environ.get("VERENIGINGEN_REDIS_HOST", "127.0.0.1"),
-		"port": int(os.environ.get("VERENIGINGEN_REDIS_PORT", "6379")),
-	}
+	settings = redis_settings()
 	pool = WorkerPool(worker_queue_names(queues), settings)
 	# a calm, fixed load reading: the machine's real load (other test runs) must not throttle the ping
 	calm = LoadController(source=lambda: LoadReading(10.0, 10.0))

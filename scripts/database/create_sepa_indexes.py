@@ -14,16 +14,18 @@ Exit status: 0 done, 1 the plan or the DDL failed (nothing half-done is left), 2
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from verenigingen.performance.defaults import INDEX_APPLY_MEASURE_REPEATS
+from verenigingen.performance.environment import database_settings
 from verenigingen.performance.exceptions import DatabaseConnectionError, PerformanceError
 from verenigingen.performance.indexes import IndexManager, catalog, compare
 from verenigingen.performance.progress import ProgressBar
+
+_DB = database_settings()  # defaults of the connection options
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -31,10 +33,10 @@ def parse_args(argv=None) -> argparse.Namespace:
 		prog="create_sepa_indexes.py", description=__doc__.split("\n")[0], add_help=False
 	)
 	p.add_argument("--help", action="help", help="show this help and exit")
-	p.add_argument("-h", "--host", default=os.environ.get("VERENIGINGEN_DB_HOST", "127.0.0.1"))
-	p.add_argument("-P", "--port", type=int, default=int(os.environ.get("VERENIGINGEN_DB_PORT", "3306")))
-	p.add_argument("-u", "--user", default=os.environ.get("VERENIGINGEN_DB_USER", "root"))
-	p.add_argument("-p", "--password", default=os.environ.get("VERENIGINGEN_DB_PASSWORD", ""))
+	p.add_argument("-h", "--host", default=_DB["host"])
+	p.add_argument("-P", "--port", type=int, default=_DB["port"])
+	p.add_argument("-u", "--user", default=_DB["user"])
+	p.add_argument("-p", "--password", default=_DB["password"])
 	p.add_argument("-D", "--database", help="the site's database (standalone use)")
 	p.add_argument("--site", help="a bench site (run from frappe-bench/ or give --sites-path)")
 	p.add_argument("--sites-path", default=None, help="the bench's sites folder (default: ./sites)")

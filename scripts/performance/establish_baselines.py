@@ -17,7 +17,6 @@ Comparing (exit status 0: no regression, 1: regression, 2: error):
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
@@ -34,7 +33,11 @@ from verenigingen.performance.defaults import (  # noqa: E402
 	BENCHMARK_MEMBERS,
 	DATASET_SEED,
 )
+from verenigingen.performance.environment import database_settings, redis_settings  # noqa: E402
 from verenigingen.performance.exceptions import PerformanceError  # noqa: E402
+
+_DB = database_settings()  # defaults of the connection options
+_REDIS = redis_settings()
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -45,12 +48,12 @@ def parse_args(argv=None) -> argparse.Namespace:
 	p.add_argument(
 		"--reuse", action="store_true", help="keep the database's data if it has --members members"
 	)
-	p.add_argument("--host", default=os.environ.get("VERENIGINGEN_DB_HOST", "127.0.0.1"))
-	p.add_argument("--port", type=int, default=int(os.environ.get("VERENIGINGEN_DB_PORT", "3306")))
-	p.add_argument("--user", default=os.environ.get("VERENIGINGEN_DB_USER", "root"))
-	p.add_argument("--password", default=os.environ.get("VERENIGINGEN_DB_PASSWORD", ""))
-	p.add_argument("--redis-host", default=os.environ.get("VERENIGINGEN_REDIS_HOST", "127.0.0.1"))
-	p.add_argument("--redis-port", type=int, default=int(os.environ.get("VERENIGINGEN_REDIS_PORT", "6379")))
+	p.add_argument("--host", default=_DB["host"])
+	p.add_argument("--port", type=int, default=_DB["port"])
+	p.add_argument("--user", default=_DB["user"])
+	p.add_argument("--password", default=_DB["password"])
+	p.add_argument("--redis-host", default=_REDIS["host"])
+	p.add_argument("--redis-port", type=int, default=_REDIS["port"])
 	p.add_argument(
 		"--no-redis", action="store_true", help="measure without Redis (cache operations not measured)"
 	)

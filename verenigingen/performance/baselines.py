@@ -26,6 +26,7 @@ from .db import Database
 from .defaults import (
 	BASELINE_CACHED_MEMBERS,
 	BASELINE_JOB_TIMEOUT,
+	BASELINE_MIN_DIFFERENCE_MS,
 	BASELINE_MIN_TOLERANCE,
 	BASELINE_ROUNDS,
 	BASELINE_RUNS,
@@ -443,13 +444,19 @@ def load_baselines(path: str | Path) -> dict:
 
 
 def compare_baselines(
-	baseline: dict, current: dict, *, min_tolerance: float = BASELINE_MIN_TOLERANCE
+	baseline: dict,
+	current: dict,
+	*,
+	min_tolerance: float = BASELINE_MIN_TOLERANCE,
+	min_difference_ms: float = BASELINE_MIN_DIFFERENCE_MS,
 ) -> dict:
 	"""Each operation's p50 ratio (current / baseline) and a verdict.
 
 	``regression`` when the ratio exceeds 1 + tolerance, where the tolerance is the larger of the
 	baseline's recorded noise for that operation and ``min_tolerance``; ``improved`` when it is
-	below 1 - tolerance; ``ok`` in between; ``not_compared`` when either side did not measure it.
+	below 1 - tolerance; ``ok`` in between, and whenever the p50s differ by less than
+	``min_difference_ms`` (a sub-0.1 ms operation doubles on one scheduler hiccup);
+	``not_compared`` when either side did not measure it.
 	"""
 	validate_baselines(baseline, "the baseline")
 	validate_baselines(current, "the current run")
@@ -467,6 +474,8 @@ def compare_baselines(
 		tolerance = max(float(old["noise"]), min_tolerance)
 		ratio = new["p50_ms"] / old["p50_ms"] if old["p50_ms"] > 0 else float("inf")
 		verdict = "regression" if ratio > 1 + tolerance else "improved" if ratio < 1 - tolerance else "ok"
+		if abs(new["p50_ms"] - old["p50_ms"]) < min_difference_ms:
+			verdict = "ok"
 		rows.append(
 			{
 				**row,

@@ -26,7 +26,7 @@ CACHE_TTLS = {
 	"UTILITY": 3600,  # lookups that rarely change
 	"PUBLIC": 7200,  # data anyone may see
 }
-CACHE_LOCK_TTL = 10.0  # seconds a single-flight compute lock lives at most (released as soon as the value is stored)
+CACHE_LOCK_TTL = 10.0  # seconds a single-flight compute lock lives at most (released once stored)
 CACHE_LOCK_WAIT = 2.0  # seconds a caller waits for another's compute before computing itself
 CACHE_EARLY_BETA = 1.0  # beta of probabilistic early expiration (Vattani et al. 2015); 0 turns it off
 CACHE_STATS_FLUSH_EVENTS = 200  # buffered statistic events that trigger a flush to Redis
@@ -82,7 +82,7 @@ PROBE_QUERIES = (  # (label, SQL, parameters): what the database probe times and
 )  # fmt: skip
 
 # ---------------------------------------------------------------- API security
-API_RATE_LIMIT_EXPENSIVE = 30  # calls per window one client may make to an expensive endpoint (profiling, validation)
+API_RATE_LIMIT_EXPENSIVE = 30  # calls per window a client may make to an expensive endpoint
 API_RATE_LIMIT_SECONDS = 60  # the rate-limit window of expensive endpoints, in seconds
 
 # ---------------------------------------------------------------- index manager
@@ -91,7 +91,7 @@ INDEX_APPLY_MEASURE_REPEATS = 7  # probe runs before and after each index an app
 INDEX_AUTO_MEASURE_REPEATS = 3  # probe runs per index when after_migrate/after_install add a missing one
 INDEX_MIN_ROWS_FOR_COMPARISON = 10_000  # below this many table rows a before/after ratio means nothing
 INDEX_LOCK_WAIT_TIMEOUT = 30  # seconds index DDL waits for a metadata lock before giving up
-INDEX_AUTO_APPLY_CONFIG_KEY = "verenigingen_auto_index"  # site config flag: false turns automatic application off
+INDEX_AUTO_APPLY_CONFIG_KEY = "verenigingen_auto_index"  # site config flag: false turns automatic apply off
 INDEX_API_RATE_LIMIT = 30  # calls of database_index_manager_api per user and window
 INDEX_API_RATE_WINDOW = 3600  # seconds of the API's rate-limit window
 
@@ -125,10 +125,11 @@ JOB_CHAIN_SECONDS = 5.0  # seconds one RQ job may keep running admitted jobs bef
 BASELINE_RUNS = 200  # timed runs of each baseline operation (split evenly over the rounds)
 BASELINE_WARMUP = 20  # untimed runs before timing starts (caches, buffer pool, query plans)
 BASELINE_ROUNDS = 5  # rounds whose medians' spread is the operation's recorded noise
-BASELINE_MIN_TOLERANCE = 0.10  # a p50 ratio within 1 +/- this is never a regression, however quiet the baseline
+BASELINE_MIN_TOLERANCE = 0.10  # a p50 ratio within 1 +/- this is never a regression, however quiet the run
+BASELINE_MIN_DIFFERENCE_MS = 0.1  # p50s closer than this (ms) never make a regression or improvement
 BASELINE_SAMPLE_SEED = 42  # seed of the parameter values drawn from the data for the operations
 BASELINE_MAX_AGE_DAYS = 30  # a baselines file older than this is reported as stale by the readiness check
-BASELINE_CACHED_MEMBERS = 10  # members whose page the cached-summary operation keeps revisiting (its working set)
+BASELINE_CACHED_MEMBERS = 10  # members whose page the cached-summary operation revisits (its working set)
 
 # ---------------------------------------------------------------- readiness
 # Weights of the readiness score (README): 100 x sum(weight x value) / sum(weights).

@@ -8,6 +8,7 @@ import. The slots-in-use figures are sampled while the batch runs, so they show 
 
 import time
 
+from verenigingen.performance.histogram import MetricStore
 from verenigingen.performance.jobs import (
 	JobCoordinator,
 	Priority,
@@ -18,6 +19,7 @@ from verenigingen.performance.jobs import (
 )
 from verenigingen.performance.jobs.workers import WorkerPool
 from verenigingen.performance.keys import KeyBuilder
+from verenigingen.performance.monitoring import job_samples
 
 from .env import ShowcaseEnv
 
@@ -97,7 +99,23 @@ def run(env: ShowcaseEnv) -> None:
 		f"Load now: {load['reading']} ({load['state']})."
 	)
 	env.results["jobs"] = {"seconds": elapsed, "jobs": len(ids), "peak_in_use": peak, "queue_status": final}
+	_record_for_monitoring(env, coord, ids)
 	_cleanup(env.redis, namespace, queues)
+
+
+def _record_for_monitoring(env: ShowcaseEnv, coord: JobCoordinator, ids: list[str]) -> None:
+	"""Time every job into the site's metric store as the before_job/after_job hooks do in a bench
+	(standalone, RQ runs no Frappe hooks), so the monitoring step scores real job figures."""
+	store = MetricStore(env.redis, env.namespace)
+	samples = []
+	for job_id in ids:
+		st = coord.status(job_id)
+		if st["run_time"] is None:
+			continue
+		wait_ms = st["queue_wait"] * 1000 if st["queue_wait"] is not None else None
+		samples += job_samples(coord.queues[Priority.parse(st["priority"])], st["run_time"] * 1000, wait_ms,
+			st["status"] != "finished")  # fmt: skip
+	store.record(samples)
 
 
 def _ms(seconds) -> str:

@@ -1,0 +1,41 @@
+"""Connection settings of the local MariaDB and Redis, read from the environment.
+
+The scripts, benchmarks, the main job and the tests all take their defaults from here, so one
+set of variables points every one of them at other servers:
+``VERENIGINGEN_DB_HOST``/``_PORT``/``_USER``/``_PASSWORD`` (127.0.0.1:3306, root, empty) and
+``VERENIGINGEN_REDIS_HOST``/``_PORT`` (127.0.0.1:6379).
+"""
+
+import os
+
+
+def _port(variable: str, default: int) -> int:
+	raw = os.environ.get(variable, str(default))
+	try:
+		port = int(raw)
+	except ValueError:
+		raise ValueError(f"{variable} must be a port number, got {raw!r}") from None
+	if not 0 < port < 65536:
+		raise ValueError(f"{variable} must be a port number from 1 to 65535, got {port}")
+	return port
+
+
+def database_settings(database: str | None = None) -> dict:
+	"""host, port, user and password of MariaDB (and ``database`` when given)."""
+	settings = {
+		"host": os.environ.get("VERENIGINGEN_DB_HOST", "127.0.0.1"),
+		"port": _port("VERENIGINGEN_DB_PORT", 3306),
+		"user": os.environ.get("VERENIGINGEN_DB_USER", "root"),
+		"password": os.environ.get("VERENIGINGEN_DB_PASSWORD", ""),
+	}
+	if database:
+		settings["database"] = database
+	return settings
+
+
+def redis_settings() -> dict:
+	"""host and port of Redis."""
+	return {
+		"host": os.environ.get("VERENIGINGEN_REDIS_HOST", "127.0.0.1"),
+		"port": _port("VERENIGINGEN_REDIS_PORT", 6379),
+	}
