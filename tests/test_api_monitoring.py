@@ -1,4 +1,4 @@
-"""Monitoring's shell: the hooks record through one Redis call, the APIs are admin-only,
+"""Monitoring's shell: the hooks write a batch of requests in one Redis call, the APIs are admin-only,
 settings drive the activation level, the snapshot job persists and notifies."""
 
 import pytest
@@ -58,15 +58,28 @@ def test_apis_are_admin_only(frappe_site, user, roles, allowed):
 def test_request_hooks_feed_the_summary_with_one_redis_call(frappe_site, redis):
 	import frappe
 
+	from verenigingen import monitoring
 	from verenigingen.api.monitoring import get_performance_summary
+	from verenigingen.performance.histogram import SampleBuffer
+	from verenigingen.performance.monitoring import request_samples
 
+	# A buffer of 32 requests' samples that never flushes by age: the count decides when Redis is called.
+	per_request = len(request_samples("/api/method/verenigingen.api.x", 1.0, 200))
+	monitoring._REQUEST_BUFFERS[frappe_site.namespace] = SampleBuffer(
+		max_samples=32 * per_request, max_age=3600
+	)
+
+	def evalsha_calls():
+		return redis.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+
+	before = evalsha_calls()
 	for i in range(30):
 		one_request(status=500 if i == 0 else 200)
 	one_request("/api/resource/Member/MEM-1")
-	before = redis.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+	assert evalsha_calls() == before  # 31 requests gathered in the process: no Redis call yet
 	one_request()
-	after = redis.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
-	assert after - before == 1  # the whole request: one script call
+	assert evalsha_calls() - before == 1  # the 32nd writes all 32 in one script call
+	assert len(monitoring.request_buffer()) == 0
 	frappe_site.login("Administrator")
 	s = get_performance_summary()
 	assert s["key_figures"]["request_count"] == 32
@@ -79,17 +92,20 @@ def test_request_hooks_feed_the_summary_with_one_redis_call(frappe_site, redis):
 def test_activation_level_from_settings_gates_collection_and_apis(frappe_site):
 	import frappe
 
+	from verenigingen import monitoring
 	from verenigingen.api.monitoring import get_performance_summary
 
 	frappe_site.login("Administrator")
 	save_settings(activation_level="0")
 	one_request()
+	monitoring.flush_request_samples()  # written while the level is 0: nothing is recorded
 	save_settings(activation_level="1")
 	assert get_performance_summary() == {
 		"enabled": False, "activation_level": 1, "activation": "collect only",
 		"message": "Set the activation level in Performance Settings to 2 (dashboard) or higher.",
 	}  # fmt: skip
 	one_request()
+	monitoring.flush_request_samples()
 	save_settings(activation_level="2")
 	assert get_performance_summary()["key_figures"]["request_count"] == 1  # level 0 recorded nothing
 	with pytest.raises(frappe.ValidationError, match="apdex_t_ms must be a number"):
@@ -137,6 +153,7 @@ def test_snapshot_job_persists_and_notifies_admins_of_new_alerts(frappe_site):
 		monitoring.before_request()
 		frappe.local.verenigingen_request_started -= 0.5  # a request that took 500 ms
 		monitoring.after_request(response=Response(200), request=Request("/app/member"))
+	monitoring.flush_request_samples()
 	result = monitoring.take_snapshot()
 	assert (
 		frappe.db.sql("SELECT COUNT(*) FROM `tabPerformance Snapshot` WHERE name=%s", (result["name"],))[0][0]

@@ -1,6 +1,7 @@
 """Monitoring's Frappe shell: request and job hooks, the scheduled snapshot and purge.
 
-The hooks only time and hand the samples to the core (one Redis call per request or job);
+The hooks only time and hand the samples to the core (request samples are gathered per process
+and written in one pipelined call per batch; one Redis call per job);
 they never raise into the request or the job they measure (Frappe already catches
 ``after_request`` errors; an ``after_job`` error would replace the job's own outcome).
 """
@@ -12,9 +13,11 @@ import frappe
 from frappe import _
 
 from verenigingen import frappe_bridge as bridge
+from verenigingen.performance.histogram import SampleBuffer
 from verenigingen.performance.monitoring import job_samples, request_samples
 
 _REQUEST_STARTED = "verenigingen_request_started"
+_REQUEST_BUFFERS: dict[str, SampleBuffer] = {}  # site -> this process's unwritten request samples
 _JOB_STARTED = "verenigingen_job_started"
 
 
@@ -44,7 +47,23 @@ def after_request(response=None, request=None) -> None:
 	duration_ms = (time.perf_counter() - started) * 1000
 	status = getattr(response, "status_code", None)
 	request = request if request is not None else getattr(frappe.local, "request", None)
-	bridge.metric_store().record(request_samples(endpoint_name(request), duration_ms, status))
+	request_buffer().add(bridge.metric_store(), request_samples(endpoint_name(request), duration_ms, status))
+
+
+def request_buffer() -> SampleBuffer:
+	"""This process's buffer of request samples for the current site (one per site: a bench
+	process serves several). Requests append to it; one in MONITORING_BUFFER_SAMPLES, or the
+	first after MONITORING_BUFFER_SECONDS, writes the lot in one pipelined Redis call."""
+	site = bridge.namespace()
+	buffer = _REQUEST_BUFFERS.get(site)
+	if buffer is None:
+		buffer = _REQUEST_BUFFERS.setdefault(site, SampleBuffer())
+	return buffer
+
+
+def flush_request_samples() -> int:
+	"""Write this process's buffered request samples of the current site now (before reading)."""
+	return request_buffer().flush(bridge.metric_store())
 
 
 def before_job(method=None, kwargs=None, transaction_type=None) -> None:

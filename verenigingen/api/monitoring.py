@@ -4,6 +4,7 @@ import frappe
 
 from verenigingen import frappe_bridge as bridge
 from verenigingen.api.guard import admin_only
+from verenigingen.monitoring import flush_request_samples
 from verenigingen.performance.monitoring import LEVELS, WINDOWS
 
 
@@ -23,6 +24,7 @@ def get_performance_summary() -> dict:
 	settings = bridge.monitoring_settings()
 	if settings.activation_level < 2:
 		return _disabled(settings.activation_level)
+	flush_request_samples()  # this process's latest requests count too
 	return {"enabled": True, **bridge.monitor(settings).summary()}
 
 
@@ -38,4 +40,5 @@ def get_performance_dashboard_data(window: str = "24h") -> dict:
 	settings = bridge.monitoring_settings()
 	if settings.activation_level < 2:
 		return _disabled(settings.activation_level)
+	flush_request_samples()
 	return {"enabled": True, **bridge.monitor(settings).dashboard(window)}

@@ -37,6 +37,9 @@ CACHE_MEMORY_SAMPLE = 16  # entries whose MEMORY USAGE is sampled to estimate a 
 
 # ---------------------------------------------------------------- monitoring (histogram, score, alerts)
 MONITORING_ACTIVATION_LEVEL = 2  # 0 off, 1 collect only, 2 dashboard, 3 alerts, 4 automatic actions
+MONITORING_BUFFER_SAMPLES = 100  # samples (two or three a request) a process gathers per pipelined write
+MONITORING_BUFFER_SECONDS = 1.0  # ... or the age of the oldest gathered sample that forces a write
+MONITORING_BUFFER_MAX_PENDING = 5000  # samples kept across failed writes (Redis down); older are dropped
 METRIC_RETENTION_SECONDS = 2 * 86400  # per-minute histograms in Redis expire after two days
 METRIC_MAX_PER_MINUTE = 200  # distinct endpoint metrics per minute; more share one overflow histogram
 METRIC_OVERFLOW_NAME = "endpoint:~other"  # the histogram endpoints past the cap are counted in

@@ -17,6 +17,7 @@ samples of one request in a single Lua call, which also caps the number of disti
 """
 
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,9 @@ from .defaults import (
 	METRIC_OVERFLOW_NAME,
 	METRIC_RETENTION_SECONDS,
 	MONITORING_ACTIVATION_LEVEL,
+	MONITORING_BUFFER_MAX_PENDING,
+	MONITORING_BUFFER_SAMPLES,
+	MONITORING_BUFFER_SECONDS,
 )
 from .exceptions import InvalidMetricError
 from .keys import KeyBuilder
@@ -238,9 +242,12 @@ class MetricStore:
 		raw = self.redis.get(self.level_key())
 		return int(raw) if raw is not None else self.default_level
 
-	def record(self, samples: Sequence[Sample], *, at: float | None = None, min_level: int = 1) -> int:
+	def record(
+		self, samples: Sequence[Sample], *, at: float | None = None, min_level: int = 1, pipeline=None
+	) -> int | None:
 		"""Add ``samples`` to this minute's histograms in one Redis call; return how many were
-		recorded (0 when the site's activation level is below ``min_level``)."""
+		recorded (0 when the site's activation level is below ``min_level``). With ``pipeline`` the
+		call is only queued on it (the caller executes it) and None is returned."""
 		if not samples:
 			return 0
 		minute = self.minute(at)
@@ -254,6 +261,9 @@ class MetricStore:
 				s.metric, METRIC_OVERFLOW_NAME, f"b{bucket_of(s.value_ms)}", repr(float(s.value_ms)),
 				"1" if s.error else "0", "1" if s.capped else "0",
 			]  # fmt: skip
+		if pipeline is not None:
+			self._script(keys=keys, args=args, client=pipeline)
+			return None
 		return int(self._script(keys=keys, args=args))
 
 	# ------------------------------------------------------------ reading
@@ -295,3 +305,75 @@ class MetricStore:
 				merged.merge(h)
 			out[metric] = merged
 		return out
+
+
+class SampleBuffer:
+	"""Gathers samples in the process and writes them in one pipelined round trip once
+	``max_samples`` have gathered or ``max_age`` seconds have passed since the oldest.
+
+	Each sample keeps the minute it was taken in, so a flush that spans a minute boundary still
+	lands every sample in its own minute. This is what makes the request hook cheap: most requests
+	cost a list append; one in ``max_samples`` (or one a second) pays the Redis round trip. What a
+	process has not flushed when it dies is lost (at most ``max_samples`` samples or ``max_age``
+	seconds of them); a failed flush keeps up to ``max_pending`` samples for the next one and
+	drops the oldest beyond that, counting them in ``dropped``. Thread-safe.
+	"""
+
+	def __init__(
+		self,
+		*,
+		max_samples: int = MONITORING_BUFFER_SAMPLES,
+		max_age: float = MONITORING_BUFFER_SECONDS,
+		max_pending: int = MONITORING_BUFFER_MAX_PENDING,
+		clock: Callable[[], float] = time.time,
+	):
+		if max_samples < 1 or max_age < 0 or max_pending < max_samples:
+			raise InvalidMetricError(
+				f"need max_samples >= 1, max_age >= 0 and max_pending >= max_samples, got "
+				f"{max_samples!r}, {max_age!r}, {max_pending!r}"
+			)
+		self.max_samples, self.max_age, self.max_pending = int(max_samples), float(max_age), int(max_pending)
+		self.clock = clock
+		self.dropped = 0
+		self._pending: list[tuple[int, Sample]] = []
+		self._oldest: float | None = None
+		self._lock = threading.Lock()
+
+	def __len__(self) -> int:
+		return len(self._pending)
+
+	def add(self, store: "MetricStore", samples: Sequence[Sample]) -> int:
+		"""Buffer ``samples``; flush to ``store`` when due. Returns what a flush recorded (else 0)."""
+		if not samples:
+			return 0
+		now = self.clock()
+		minute = int(now // 60)
+		with self._lock:
+			self._pending.extend((minute, s) for s in samples)
+			if self._oldest is None:
+				self._oldest = now
+			due = len(self._pending) >= self.max_samples or now - self._oldest >= self.max_age
+		return self.flush(store) if due else 0
+
+	def flush(self, store: "MetricStore") -> int:
+		"""Write everything buffered in one pipelined round trip; return how many were recorded."""
+		with self._lock:
+			pending, self._pending, self._oldest = self._pending, [], None
+		if not pending:
+			return 0
+		by_minute: dict[int, list[Sample]] = {}
+		for minute, sample in pending:
+			by_minute.setdefault(minute, []).append(sample)
+		pipe = store.redis.pipeline(transaction=False)
+		for minute in sorted(by_minute):
+			store.record(by_minute[minute], at=minute * 60, pipeline=pipe)
+		try:
+			results = pipe.execute()
+		except Exception:
+			with self._lock:  # keep them for the next flush, newest first within the bound
+				kept = (pending + self._pending)[-self.max_pending :]
+				self.dropped += len(pending) + len(self._pending) - len(kept)
+				self._pending = kept
+				self._oldest = self._oldest or self.clock()
+			raise
+		return sum(int(r) for r in results)
