@@ -55,7 +55,27 @@ from .serialization import canonical_digest, decode, encode
 ENTRY_FORMAT = "e2"
 
 
-class SecurityLevel(Enum):
+class _Named(Enum):
+	"""An enum a caller may also name by its member name or value (``"MEMBER_DATA"``, ``"member_data"``)."""
+
+	@classmethod
+	def _label(cls) -> str:
+		return cls.__name__
+
+	@classmethod
+	def coerce(cls, value):
+		if isinstance(value, cls):
+			return value
+		if isinstance(value, str):
+			for member in cls:
+				if value in (member.name, member.value):
+					return member
+		raise InvalidCacheArgumentError(
+			f"unknown {cls._label()} {value!r}; use one of {', '.join(m.name for m in cls)}"
+		)
+
+
+class SecurityLevel(_Named):
 	"""How sensitive cached data is; each level has its own default TTL (seconds)."""
 
 	ADMIN = "admin"
@@ -65,24 +85,16 @@ class SecurityLevel(Enum):
 	UTILITY = "utility"
 	PUBLIC = "public"
 
+	@classmethod
+	def _label(cls) -> str:
+		return "security level"
+
 	@property
 	def default_ttl(self) -> int:
 		return CACHE_TTLS[self.name]
 
-	@classmethod
-	def coerce(cls, value) -> "SecurityLevel":
-		if isinstance(value, cls):
-			return value
-		if isinstance(value, str):
-			for member in cls:
-				if value in (member.name, member.value):
-					return member
-		raise InvalidCacheArgumentError(
-			f"unknown security level {value!r}; use one of {', '.join(m.name for m in cls)}"
-		)
 
-
-class Scope(Enum):
+class Scope(_Named):
 	"""Who shares an entry: one user, users with exactly the same roles, or everyone."""
 
 	USER = "user"
@@ -90,16 +102,8 @@ class Scope(Enum):
 	PUBLIC = "public"
 
 	@classmethod
-	def coerce(cls, value) -> "Scope":
-		if isinstance(value, cls):
-			return value
-		if isinstance(value, str):
-			for member in cls:
-				if value in (member.name, member.value):
-					return member
-		raise InvalidCacheArgumentError(
-			f"unknown scope {value!r}; use one of {', '.join(m.name for m in cls)}"
-		)
+	def _label(cls) -> str:
+		return "scope"
 
 
 METRICS = ("hits", "misses", "invalidation_misses", "errors", "uncacheable", "early_refreshes", "compute_ms")
