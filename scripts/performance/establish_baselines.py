@@ -33,11 +33,8 @@ from verenigingen.performance.defaults import (  # noqa: E402
 	BENCHMARK_MEMBERS,
 	DATASET_SEED,
 )
-from verenigingen.performance.environment import database_settings, redis_settings  # noqa: E402
+from verenigingen.performance.environment import add_connection_arguments  # noqa: E402
 from verenigingen.performance.exceptions import PerformanceError  # noqa: E402
-
-_DB = database_settings()  # defaults of the connection options
-_REDIS = redis_settings()
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -48,12 +45,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 	p.add_argument(
 		"--reuse", action="store_true", help="keep the database's data if it has --members members"
 	)
-	p.add_argument("--host", default=_DB["host"])
-	p.add_argument("--port", type=int, default=_DB["port"])
-	p.add_argument("--user", default=_DB["user"])
-	p.add_argument("--password", default=_DB["password"])
-	p.add_argument("--redis-host", default=_REDIS["host"])
-	p.add_argument("--redis-port", type=int, default=_REDIS["port"])
+	add_connection_arguments(p)
 	p.add_argument(
 		"--no-redis", action="store_true", help="measure without Redis (cache operations not measured)"
 	)

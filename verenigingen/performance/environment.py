@@ -6,6 +6,7 @@ set of variables points every one of them at other servers:
 ``VERENIGINGEN_REDIS_HOST``/``_PORT`` (127.0.0.1:6379).
 """
 
+import argparse
 import os
 
 
@@ -39,3 +40,14 @@ def redis_settings() -> dict:
 		"host": os.environ.get("VERENIGINGEN_REDIS_HOST", "127.0.0.1"),
 		"port": _port("VERENIGINGEN_REDIS_PORT", 6379),
 	}
+
+
+def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
+	"""``--host --port --user --password --redis-host --redis-port``, defaulting to the environment."""
+	db, redis = database_settings(), redis_settings()
+	parser.add_argument("--host", default=db["host"], help="MariaDB host")
+	parser.add_argument("--port", type=int, default=db["port"], help="MariaDB port")
+	parser.add_argument("--user", default=db["user"], help="MariaDB user")
+	parser.add_argument("--password", default=db["password"], help="MariaDB password")
+	parser.add_argument("--redis-host", default=redis["host"], help="Redis host")
+	parser.add_argument("--redis-port", type=int, default=redis["port"], help="Redis port")

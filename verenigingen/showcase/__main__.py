@@ -7,14 +7,11 @@ import time
 
 from verenigingen.performance.db import PyMySQLDatabase, validate_identifier
 from verenigingen.performance.defaults import DATASET_SEED, DEMO_MEMBERS
-from verenigingen.performance.environment import database_settings, redis_settings
+from verenigingen.performance.environment import add_connection_arguments
 from verenigingen.performance.exceptions import PerformanceError
 
 from . import STEPS
 from .env import ShowcaseEnv
-
-_DB = database_settings()  # defaults of the connection options
-_REDIS = redis_settings()
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -24,12 +21,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 	)
 	p.add_argument("--seed", type=int, default=DATASET_SEED, help="generator seed")
 	p.add_argument("--database", default="verenigingen_demo", help="demo database (created, then reused)")
-	p.add_argument("--host", default=_DB["host"])
-	p.add_argument("--port", type=int, default=_DB["port"])
-	p.add_argument("--user", default=_DB["user"])
-	p.add_argument("--password", default=_DB["password"])
-	p.add_argument("--redis-host", default=_REDIS["host"])
-	p.add_argument("--redis-port", type=int, default=_REDIS["port"])
+	add_connection_arguments(p)
 	p.add_argument(
 		"--steps", default=",".join(name for name, _ in STEPS), help="comma-separated steps to run"
 	)
