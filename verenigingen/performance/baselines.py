@@ -255,10 +255,10 @@ def _rows_examined(db: Database, run: Callable[[], object]) -> int | None:
 	try:
 		a = _handler_reads(db)
 		b = _handler_reads(db)
-		run()
-		c = _handler_reads(db)
 	except Exception:  # a handle without SHOW STATUS (or not MariaDB/MySQL): nothing measured
 		return None
+	run()  # the operation's own errors propagate: they are not "nothing measured"
+	c = _handler_reads(db)
 	return max(0, (c - b) - (b - a))
 
 
