@@ -102,3 +102,25 @@ def test_baseline_readiness_and_report_steps_on_a_small_database(
 		assert "readiness score" in out.getvalue()
 	finally:
 		db.close()
+
+
+def test_report_draws_the_performance_score_components_and_names_the_missing_ones():
+	results = _results()
+	results["monitoring"] = {
+		"score": 91.2,
+		"components": {
+			"requests": {"score": 1.0, "weight": 0.3, "effective_weight": 0.4},
+			"database": {"score": 0.5, "weight": 0.2, "effective_weight": 0.6},
+		},
+		"missing": {"jobs": "no background jobs recorded in the window"},
+	}
+	page = rep.render(results)
+	svgs = re.findall(r"<svg.*?</svg>", page, re.S)
+	assert len(svgs) == 3
+	chart = ET.fromstring(svgs[1])
+	assert chart.get("aria-label") == "performance score components"
+	ns = "{http://www.w3.org/2000/svg}"
+	bars = {t.text: float(r.get("width")) for r in chart.iter(f"{ns}rect") for t in r.iter(f"{ns}title")}
+	assert bars == {"requests: 1.000": 380.0, "database: 0.500": 190.0}
+	assert "91.2 / 100" in page and "jobs: no background jobs recorded in the window" in page
+	assert "The performance score was not measured." in rep.render(_results())

@@ -109,6 +109,39 @@ def readiness_chart(report: dict | None) -> str:
 	return "".join(parts)
 
 
+def score_chart(monitoring: dict | None) -> str:
+	"""One bar per measured score component: its score (0 to 1) over the full length, its effective
+	weight beside it; the components without data are listed, not drawn."""
+	if not monitoring or not monitoring.get("components"):
+		return "<p>The performance score was not measured.</p>"
+	comps = monitoring["components"]
+	label_w, plot_w, row_h = 130, 380, 26
+	height = 20 + row_h * len(comps) + 10
+	parts = [
+		f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 200}" height="{height}" role="img" '
+		'aria-label="performance score components" font-family="sans-serif" font-size="12">'
+	]
+	for i, (name, c) in enumerate(comps.items()):
+		y = 14 + i * row_h
+		got = plot_w * max(0.0, min(1.0, float(c["score"])))
+		parts.append(f'<text x="{label_w - 8}" y="{y + 13}" text-anchor="end">{_e(name)}</text>')
+		parts.append(f'<rect x="{label_w}" y="{y}" width="{plot_w}" height="16" fill="none" stroke="#999"/>')
+		parts.append(
+			f'<rect x="{label_w}" y="{y}" width="{got:.1f}" height="16" fill="#1f6fbf">'
+			f"<title>{_e(name)}: {float(c['score']):.3f}</title></rect>"
+		)
+		parts.append(
+			f'<text x="{label_w + plot_w + 6}" y="{y + 13}">{float(c["score"]):.3f} '
+			f"(weight {float(c['effective_weight']):.2f})</text>"
+		)
+	parts.append("</svg>")
+	missing = monitoring.get("missing") or {}
+	if missing:
+		items = "".join(f"<li>{_e(k)}: {_e(v)}</li>" for k, v in missing.items())
+		parts.append(f"<p>Left out (no data, weights renormalised):</p><ul>{items}</ul>")
+	return "".join(parts)
+
+
 def _baseline_table(before: dict | None, after: dict | None, compare: dict | None) -> str:
 	rows = []
 	verdicts = {r["operation"]: r for r in (compare or {}).get("operations", [])}
@@ -159,6 +192,12 @@ def render(results: dict, *, title: str = "verenigingen: the performance layer a
 	dataset = results.get("dataset", {})
 	env = (after or before or {}).get("environment", {})
 	score = f"{readiness['score']:.1f} / 100" if readiness else "not measured"
+	monitoring = results.get("monitoring")
+	perf_score = (
+		f"{monitoring['score']:.1f} / 100"
+		if monitoring and monitoring.get("score") is not None
+		else "not measured"
+	)
 	others = {
 		k: v for k, v in results.items() if k not in ("baselines", "readiness", "dataset", "baselines_files")
 	}
@@ -185,6 +224,9 @@ MariaDB {_e(env.get("mariadb"))}, Redis {_e(env.get("redis"))}, Python {_e(env.g
 <h2>Latency before and after the index catalogs</h2>
 {latency_chart(before, after)}
 {_baseline_table(before, after, results.get("baselines_compare"))}
+<h2>Performance score</h2>
+<p class="score">{_e(perf_score)}</p>
+{score_chart(monitoring)}
 <h2>Readiness</h2>
 <p class="score">{_e(score)}</p>
 {readiness_chart(readiness)}
