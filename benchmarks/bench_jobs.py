@@ -35,7 +35,7 @@ from verenigingen.performance.jobs import (
 	worker_queue_names,
 )
 from verenigingen.performance.jobs.workers import WorkerPool
-from verenigingen.performance.keys import KeyBuilder
+from verenigingen.performance.keys import KeyBuilder, unlink_matching
 
 _REDIS = redis_settings()
 
@@ -121,14 +121,7 @@ def run_coordinated(
 
 
 def cleanup(client, namespace: str, queues: dict) -> None:
-	batch = []
-	for key in client.scan_iter(match=KeyBuilder(namespace).pattern("jobs"), count=1000):
-		batch.append(key)
-		if len(batch) >= 500:
-			client.unlink(*batch)
-			batch = []
-	if batch:
-		client.unlink(*batch)
+	unlink_matching(client, KeyBuilder(namespace).pattern("jobs"))
 	for name in set(queues.values()):
 		clear_queue(client, name)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from verenigingen.performance.environment import database_settings, redis_settings
+from verenigingen.performance.keys import unlink_matching
 
 ROOT = Path(__file__).resolve().parents[1]
 DOUBLE_DIR = Path(__file__).resolve().parent / "frappe_double"
@@ -77,16 +78,7 @@ def redis_server_client():
 
 
 def _delete_namespace(client, namespace: str) -> int:
-	deleted = 0
-	batch = []
-	for key in client.scan_iter(match=f"{namespace}|*", count=1000):
-		batch.append(key)
-		if len(batch) >= 500:
-			deleted += client.unlink(*batch)
-			batch = []
-	if batch:
-		deleted += client.unlink(*batch)
-	return deleted
+	return unlink_matching(client, f"{namespace}|*")
 
 
 @pytest.fixture

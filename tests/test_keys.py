@@ -54,3 +54,21 @@ def test_security_context_is_validated_and_digest_is_order_free():
 		SecurityContext("u", "System Manager")
 	with pytest.raises(AttributeError):
 		ctx.user = "other"  # immutable
+
+
+def test_unlink_matching_deletes_only_the_pattern_in_batches(redis, namespace):
+	from verenigingen.performance.keys import unlink_matching
+
+	kb = KeyBuilder(namespace)
+	other = KeyBuilder(namespace + "x")
+	redis.mset({kb.key("jobs", "j", i): 1 for i in range(1234)})
+	redis.set(kb.key("cache", "keep"), 1)
+	redis.set(other.key("jobs", "j", 1), 1)
+	try:
+		assert unlink_matching(redis, kb.pattern("jobs"), batch=100) == 1234
+		assert list(redis.scan_iter(match=kb.pattern("jobs"))) == []
+		assert redis.exists(kb.key("cache", "keep"), other.key("jobs", "j", 1)) == 2
+		with pytest.raises(ValueError, match="batch must be >= 1"):
+			unlink_matching(redis, kb.pattern("jobs"), batch=0)
+	finally:
+		redis.delete(other.key("jobs", "j", 1))

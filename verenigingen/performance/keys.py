@@ -67,3 +67,20 @@ class KeyBuilder:
 
 	def __repr__(self) -> str:
 		return f"KeyBuilder({self.namespace!r})"
+
+
+def unlink_matching(redis, pattern: str, *, batch: int = 500) -> int:
+	"""Delete every key matching the SCAN ``pattern`` in bounded SCAN + UNLINK batches (never
+	``KEYS``, which blocks Redis); return how many were deleted. For cleanup, not invalidation."""
+	if batch < 1:
+		raise ValueError(f"batch must be >= 1, got {batch}")
+	deleted = 0
+	pending = []
+	for key in redis.scan_iter(match=pattern, count=max(batch, 100)):
+		pending.append(key)
+		if len(pending) >= batch:
+			deleted += redis.unlink(*pending)
+			pending = []
+	if pending:
+		deleted += redis.unlink(*pending)
+	return deleted

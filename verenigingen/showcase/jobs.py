@@ -18,7 +18,7 @@ from verenigingen.performance.jobs import (
 	worker_queue_names,
 )
 from verenigingen.performance.jobs.workers import WorkerPool
-from verenigingen.performance.keys import KeyBuilder
+from verenigingen.performance.keys import KeyBuilder, unlink_matching
 from verenigingen.performance.monitoring import job_samples
 
 from .env import ShowcaseEnv
@@ -124,14 +124,7 @@ def _ms(seconds) -> str:
 
 def _forget(redis, namespace: str) -> None:
 	"""Remove the demo site's coordinator keys (SCAN + UNLINK in batches)."""
-	batch = []
-	for key in redis.scan_iter(match=KeyBuilder(namespace).pattern("jobs"), count=500):
-		batch.append(key)
-		if len(batch) >= 500:
-			redis.unlink(*batch)
-			batch = []
-	if batch:
-		redis.unlink(*batch)
+	unlink_matching(redis, KeyBuilder(namespace).pattern("jobs"))
 
 
 def _cleanup(redis, namespace: str, queues: dict) -> None:
