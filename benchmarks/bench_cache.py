@@ -28,7 +28,7 @@ from verenigingen.performance.dataset import generate_dataset
 from verenigingen.performance.db import PyMySQLDatabase, validate_identifier
 from verenigingen.performance.defaults import BENCHMARK_MEMBERS, DATASET_SEED
 from verenigingen.performance.environment import database_settings, redis_settings
-from verenigingen.performance.keys import unlink_matching
+from verenigingen.performance.keys import unlink_site
 from verenigingen.performance.schema import create_app_tables
 from verenigingen.performance.serialization import decode, encode
 from verenigingen.performance.summaries import member_summary
@@ -41,7 +41,7 @@ def _us(seconds: float) -> str:
 
 
 def _cleanup(client, namespace: str) -> None:
-	unlink_matching(client, f"{namespace}|*", batch=5000)
+	unlink_site(client, namespace, batch=5000)
 
 
 def bench_hit(client, samples: int) -> dict:

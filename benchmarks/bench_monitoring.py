@@ -20,7 +20,7 @@ import redis as redis_lib
 from verenigingen.performance.db import PyMySQLDatabase
 from verenigingen.performance.environment import database_settings, redis_settings
 from verenigingen.performance.histogram import MetricStore, SampleBuffer
-from verenigingen.performance.keys import unlink_matching
+from verenigingen.performance.keys import unlink_site
 from verenigingen.performance.monitoring import Monitor, request_samples
 from verenigingen.performance.schema import create_app_tables
 
@@ -106,7 +106,7 @@ def main() -> None:
 		print(f"ratio dashboard/summary: {statistics.median(dash_t) / statistics.median(summary_t):.2f}x")
 	finally:
 		admin.sql(f"DROP DATABASE IF EXISTS `{dbname}`")
-		unlink_matching(r, f"{ns}|*")
+		unlink_site(r, ns)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from verenigingen.performance.environment import database_settings, redis_settings
-from verenigingen.performance.keys import unlink_matching
+from verenigingen.performance.keys import unlink_site
 
 ROOT = Path(__file__).resolve().parents[1]
 DOUBLE_DIR = Path(__file__).resolve().parent / "frappe_double"
@@ -78,7 +78,7 @@ def redis_server_client():
 
 
 def _delete_namespace(client, namespace: str) -> int:
-	return unlink_matching(client, f"{namespace}|*")
+	return unlink_site(client, namespace)
 
 
 @pytest.fixture

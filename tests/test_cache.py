@@ -11,6 +11,7 @@ import pytest
 from verenigingen.performance.cache import ENTRY_FORMAT, Scope, SecurityAwareCache, SecurityLevel
 from verenigingen.performance.context import SecurityContext
 from verenigingen.performance.exceptions import InvalidCacheArgumentError, UncacheableValueWarning
+from verenigingen.performance.keys import unlink_site
 
 ALICE = SecurityContext("alice@example.org", ["Member Manager"])
 BOB = SecurityContext("bob@example.org", ["Member Manager"])
@@ -94,8 +95,7 @@ def test_arguments_levels_and_sites_are_separate_entries(cache, redis, namespace
 		assert compute.calls == 4
 	finally:
 		other_site.invalidate_all()
-		for key in redis.scan_iter(match=f"{namespace}-other|*"):
-			redis.unlink(key)
+		unlink_site(redis, namespace + "-other")
 
 
 def test_argument_digest_ignores_dict_order(cache):

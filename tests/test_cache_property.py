@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from verenigingen.performance.cache import Scope, SecurityAwareCache
 from verenigingen.performance.context import SecurityContext
-from verenigingen.performance.keys import unlink_matching
+from verenigingen.performance.keys import unlink_site
 
 USERS = ("u1@x", "u2@x", "u3@x")
 ROLES = ("A", "B", "C")
@@ -126,7 +126,7 @@ def test_no_value_crosses_a_scope_or_outlives_an_invalidation(redis_server_clien
 			else:
 				cache.invalidate_all()
 	finally:
-		unlink_matching(redis_server_client, f"{namespace}|*")
+		unlink_site(redis_server_client, namespace)
 
 
 def test_the_model_catches_a_cache_that_ignores_invalidation(redis_server_client):
@@ -148,4 +148,4 @@ def test_the_model_catches_a_cache_that_ignores_invalidation(redis_server_client
 		cache.invalidate_doctype("Member")
 		assert call() == versions
 	finally:
-		unlink_matching(redis_server_client, f"{namespace}|*")
+		unlink_site(redis_server_client, namespace)

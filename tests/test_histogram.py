@@ -16,6 +16,7 @@ from verenigingen.performance.histogram import (
 	bucket_of,
 	bucket_value,
 )
+from verenigingen.performance.keys import unlink_site
 
 
 def exact(values, q):
@@ -132,8 +133,7 @@ def test_sites_do_not_see_each_others_metrics(redis, namespace):
 		assert MetricStore(redis, other).window(["request"], 1)["request"].count == 0
 		assert MetricStore(redis, other).metric_names(1) == set()
 	finally:
-		for k in redis.scan_iter(match=f"{other}|*"):
-			redis.unlink(k)
+		unlink_site(redis, other)
 
 
 class FakeClock:

@@ -20,7 +20,7 @@ from verenigingen.performance.jobs import (
 	worker_queue_names,
 )
 from verenigingen.performance.jobs.tracking import percentile
-from verenigingen.performance.keys import KeyBuilder
+from verenigingen.performance.keys import KeyBuilder, unlink_site
 
 FIX = "tests.jobfixtures"
 
@@ -514,8 +514,7 @@ def test_showcase_step_runs_a_mixed_batch_and_reports_per_priority(redis, namesp
 		step.run(env)
 		step.run(env)  # a second run starts fresh: its totals are its own
 	finally:
-		for key in redis.scan_iter(match=f"{namespace}-jobs|*", count=500):
-			redis.unlink(key)
+		unlink_site(redis, namespace + "-jobs")
 	result = env.results["jobs"]
 	assert result["jobs"] == 24
 	priorities = result["queue_status"]["priorities"]

@@ -9,8 +9,35 @@ from verenigingen.performance.exceptions import (
 from verenigingen.performance.keys import KeyBuilder
 
 
-def test_keys_start_with_the_site_namespace():
-	assert KeyBuilder("site_a").key("cache", "gen", "Member") == "site_a|vperf:cache:gen:Member"
+def test_keys_name_the_site_under_the_apps_own_root():
+	assert KeyBuilder("site_a").key("cache", "gen", "Member") == "vperf|site_a|cache:gen:Member"
+	# the job coordinator's keys live on the queue Redis, where use_rq_auth allows rq:* only
+	assert KeyBuilder("site_a").key("jobs", "job", "j1") == "rq:vperf|site_a|jobs:job:j1"
+
+
+def test_no_key_is_under_the_prefix_frappe_clear_cache_deletes(redis, namespace):
+	"""frappe.clear_cache() deletes "{db_name}|*": the app's state must not live there."""
+	kb = KeyBuilder(namespace)
+	for component in ("cache", "jobs", "monitoring", "alerts", "baselines"):
+		key = kb.key(component, "x")
+		assert not key.startswith(f"{namespace}|")
+		redis.set(key, 1)
+	assert list(redis.scan_iter(match=f"{namespace}|*")) == []
+	assert sorted(k for p in kb.site_patterns() for k in redis.scan_iter(match=p)) == sorted(
+		kb.key(c, "x").encode() for c in ("cache", "jobs", "monitoring", "alerts", "baselines")
+	)
+
+
+def test_unlink_site_removes_every_root_of_one_site_only(redis, namespace):
+	from verenigingen.performance.keys import unlink_site
+
+	kb, other = KeyBuilder(namespace), KeyBuilder(namespace + "x")
+	redis.mset({kb.key("cache", "a"): 1, kb.key("jobs", "b"): 1, other.key("jobs", "b"): 1})
+	try:
+		assert unlink_site(redis, namespace) == 2
+		assert redis.exists(other.key("jobs", "b")) == 1
+	finally:
+		unlink_site(redis, namespace + "x")
 
 
 def test_parts_cannot_collide_through_separators():

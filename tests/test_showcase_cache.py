@@ -3,7 +3,7 @@
 import re
 
 from tests.conftest import db_settings, redis_settings
-from verenigingen.performance.keys import unlink_matching
+from verenigingen.performance.keys import unlink_site
 from verenigingen.showcase.__main__ import main
 
 
@@ -18,7 +18,7 @@ def test_cache_step_shows_misses_hits_and_an_invalidation(scratch_databases, red
 	try:
 		assert main(argv) == 0
 	finally:
-		unlink_matching(redis_server_client, f"{name}-showcase|*")
+		unlink_site(redis_server_client, f"{name}-showcase")
 	out = capsys.readouterr().out
 	assert re.search(r"^first visit \(misses\) +50 ", out, re.M)
 	assert re.search(r"^second visit \(hits\) +50 ", out, re.M)

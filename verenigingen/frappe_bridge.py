@@ -15,10 +15,30 @@ def namespace() -> str:
 	return frappe.conf.db_name or frappe.local.site
 
 
+_PLAIN_CLIENTS: dict[int, object] = {}  # id(connection pool) -> plain redis-py client on it
+
+
+def _plain_client(pool):
+	"""One plain ``redis.Redis`` per connection pool (stable, so per-client state such as the app
+	cache's statistics buffer lives once per process)."""
+	client = _PLAIN_CLIENTS.get(id(pool))
+	if client is None or client.connection_pool is not pool:
+		import redis
+
+		client = _PLAIN_CLIENTS[id(pool)] = redis.Redis(connection_pool=pool)
+	return client
+
+
 def redis_client():
-	"""The site's Redis cache connection (``frappe.cache``; a redis-py client)."""
+	"""A plain redis-py client on the site's cache Redis (``frappe.cache``'s connection pool).
+
+	Never ``frappe.cache`` itself: ``RedisWrapper`` overrides ``hgetall``, ``hset``, ``lrange`` ...
+	to prefix the key with ``"{db_name}|"`` and pickle the value, so the app's own keys, written
+	with plain commands, would read back as nothing."""
 	cache = frappe.cache
-	return cache() if callable(cache) and not hasattr(cache, "get") else cache
+	if callable(cache) and not hasattr(cache, "connection_pool"):
+		cache = cache()
+	return _plain_client(cache.connection_pool)
 
 
 def security_context(user: str | None = None) -> SecurityContext:
@@ -40,7 +60,12 @@ class FrappeDatabase:
 		return frappe.conf.db_name
 
 	def sql(self, query: str, values: Sequence | dict | None = None, *, as_dict: bool = False) -> list:
-		rows = frappe.db.sql(query, values, as_dict=as_dict)
+		# frappe.db.sql turns an explicit None into (None,): a query without placeholders then
+		# fails in PyMySQL ("not all arguments converted"). Leave values out when there are none.
+		if values is None:
+			rows = frappe.db.sql(query, as_dict=as_dict)
+		else:
+			rows = frappe.db.sql(query, values, as_dict=as_dict)
 		if as_dict:
 			return [dict(r) for r in rows]
 		return [tuple(r) for r in rows]

@@ -4,7 +4,7 @@ app_publisher = "Verenigingen maintainers"
 app_description = "Association management with a measured performance and security layer"
 app_email = "maintainers@verenigingen.invalid"
 app_license = "mit"
-required_apps = ["frappe"]
+# no required_apps: listing "frappe" makes install-app try to fetch it as an app (a network call)
 
 # Installation
 # ------------

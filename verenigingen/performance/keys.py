@@ -1,9 +1,16 @@
 """The one builder of the app's Redis keys.
 
-Every key starts with the site namespace, the way Frappe prefixes its keys with the
-site's database name, then ``|vperf:`` and the parts joined by ``:``::
+Every key starts with the app's own root, then the site namespace, then the component and
+its parts joined by ``:``::
 
-    {namespace}|vperf:{component}:{part}:{part}...
+    vperf|{namespace}|{component}:{part}:{part}...
+    rq:vperf|{namespace}|jobs:{part}...          (the job coordinator's keys)
+
+The root keeps the app's state out of ``{db_name}|*``, which ``frappe.clear_cache()`` (every
+``bench migrate`` and ``bench clear-cache``) deletes: metrics, alert streaks, statistics and job
+records survive it, and cache entries are invalidated by the app's ``clear_cache`` hook instead.
+The job coordinator's keys start with ``rq:`` because they live on the queue Redis, where a bench
+with ``use_rq_auth`` lets its user reach only ``rq:*`` keys.
 
 Parts are escaped (``%`` and ``:`` are percent-encoded) so two different part lists
 can never produce the same key, and a namespace may not contain ``|``, ``*``, ``?``,
@@ -15,6 +22,8 @@ import re
 from .exceptions import InvalidKeyPartError, InvalidNamespaceError
 
 APP_PREFIX = "vperf"
+JOBS_ROOT = "rq:" + APP_PREFIX  # the queue Redis under use_rq_auth allows its bench user rq:* keys only
+ROOTS = {"jobs": JOBS_ROOT}  # component -> root, where it is not APP_PREFIX
 
 _NAMESPACE_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 
@@ -44,20 +53,27 @@ def escape_part(part) -> str:
 class KeyBuilder:
 	"""Builds the keys of one site. Cheap to create; holds no connection."""
 
-	__slots__ = ("namespace", "_prefix")
+	__slots__ = ("namespace", "_prefix", "_prefixes")
 
 	def __init__(self, namespace: str):
 		self.namespace = validate_namespace(namespace)
-		self._prefix = f"{self.namespace}|{APP_PREFIX}:"
+		self._prefix = f"{APP_PREFIX}|{self.namespace}|"
+		self._prefixes = {c: f"{root}|{self.namespace}|" for c, root in ROOTS.items()}
 
 	@property
 	def prefix(self) -> str:
-		"""The prefix every key of this site starts with."""
+		"""The prefix the keys of this site start with (the job coordinator's: ``rq:`` before it)."""
 		return self._prefix
 
 	def key(self, component: str, *parts) -> str:
 		"""The key of ``parts`` under ``component`` (for example ``"cache"``, ``"jobs"``)."""
-		return self._prefix + ":".join(escape_part(p) for p in (component, *parts))
+		prefix = self._prefixes.get(component, self._prefix)
+		return prefix + ":".join(escape_part(p) for p in (component, *parts))
+
+	def site_patterns(self) -> tuple[str, ...]:
+		"""SCAN MATCH patterns that together cover every key of this site (for cleanup)."""
+		prefixes = (self._prefix, *sorted(set(self._prefixes.values())))
+		return tuple(re.sub(r"([\\\[\]])", r"\\\1", p) + "*" for p in prefixes)
 
 	def pattern(self, component: str, *parts) -> str:
 		"""A SCAN MATCH pattern for every key under ``component`` and ``parts``."""
@@ -84,3 +100,8 @@ def unlink_matching(redis, pattern: str, *, batch: int = 500) -> int:
 	if pending:
 		deleted += redis.unlink(*pending)
 	return deleted
+
+
+def unlink_site(redis, namespace: str, *, batch: int = 500) -> int:
+	"""Delete every key of the site ``namespace`` (all of its roots) in bounded batches."""
+	return sum(unlink_matching(redis, p, batch=batch) for p in KeyBuilder(namespace).site_patterns())

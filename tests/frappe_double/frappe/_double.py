@@ -17,6 +17,9 @@ _doctype_perms: dict[str, list[dict]] | None = None
 APP_DOCTYPE_DIR = Path(__file__).resolve().parents[3] / "verenigingen" / "verenigingen" / "doctype"
 
 
+EmptyQueryValues = object()  # frappe.database.database.EmptyQueryValues: "no values given"
+
+
 class CallbackManager:
 	"""frappe.utils.CallbackManager: run callbacks once, in order, then forget them."""
 
@@ -56,8 +59,16 @@ class Database:
 	def cur_db_name(self) -> str:
 		return self._settings.get("database")
 
-	def sql(self, query, values=(), as_dict=0, as_list=0, debug=False, **kwargs):
-		"""frappe.db.sql: tuples of tuples, or a list of frappe._dict with ``as_dict``."""
+	def sql(self, query, values=EmptyQueryValues, as_dict=0, as_list=0, debug=False, **kwargs):
+		"""frappe.db.sql: tuples of tuples, or a list of frappe._dict with ``as_dict``.
+
+		Mirrors v15 Database.sql: values left out mean none; anything that is not a tuple, dict or
+		list (an explicit None included) becomes a one-element tuple, so ``sql(q, None)`` on a
+		query without placeholders fails in PyMySQL as on a real site."""
+		if values is EmptyQueryValues:
+			values = None
+		elif not isinstance(values, tuple | dict | list):
+			values = (values,)
 		import pymysql.cursors
 
 		stripped = query.strip().lower()
@@ -67,7 +78,7 @@ class Database:
 			self.transaction_writes += 1
 		self.queries.append(query)
 		with self._conn.cursor(pymysql.cursors.DictCursor if as_dict else pymysql.cursors.Cursor) as cur:
-			cur.execute(query, values or None)
+			cur.execute(query, values)
 			rows = cur.fetchall()
 		if as_dict:
 			return [frappe._dict(r) for r in rows]
