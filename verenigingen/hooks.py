@@ -10,7 +10,7 @@ app_license = "mit"
 # ------------
 after_install = "verenigingen.install.after_install"
 # the index catalogs: present after every migrate (site config verenigingen_auto_index=0 turns it off)
-after_migrate = ["verenigingen.indexes.after_migrate"]
+after_migrate = ["verenigingen.indexes.after_migrate", "verenigingen.monitoring.publish_activation_level"]
 
 # Monitoring: request and job timing, snapshots every five minutes, daily purge
 # ------------
@@ -40,4 +40,4 @@ doc_events = {
 		"after_rename": "verenigingen.events.on_document_change",
 	},
 }
-clear_cache = "verenigingen.caching.clear_all"
+clear_cache = ["verenigingen.caching.clear_all", "verenigingen.monitoring.publish_activation_level"]

@@ -86,8 +86,11 @@ def after_job(method=None, kwargs=None, result=None) -> None:
 
 
 def take_snapshot() -> dict:
-	"""Scheduled every five minutes: persist a Performance Snapshot, evaluate alerts, notify."""
-	result = bridge.monitor().snapshot()
+	"""Scheduled every five minutes: persist a Performance Snapshot, evaluate alerts, notify.
+	Also puts the activation level back where the request hook reads it (a Redis restart loses it)."""
+	settings = bridge.monitoring_settings()
+	bridge.publish_activation_level(settings.activation_level)
+	result = bridge.monitor(settings).snapshot()
 	for alert in (result.get("alerts") or {}).get("opened", []):
 		notify_alert(alert)
 	return {"name": result.get("name"), "skipped": result.get("skipped")}
@@ -98,10 +101,22 @@ def purge_snapshots() -> int:
 	return bridge.monitor().purge()
 
 
+def publish_activation_level() -> None:
+	"""``clear_cache`` and ``after_migrate`` hook: store the Performance Settings activation level
+	where the request hook's single Redis call reads it (so monitoring switched off stays off)."""
+	bridge.publish_activation_level(bridge.monitoring_settings().activation_level)
+
+
+def alert_recipients() -> list[str]:
+	"""Every enabled user with an admin role, and Administrator, whom Frappe's
+	``get_users_with_role`` leaves out although it holds every role."""
+	return sorted(set(bridge.users_with_roles(bridge.admin_roles())) | {"Administrator"})
+
+
 def notify_alert(alert: dict) -> None:
 	"""A desk notification (Notification Log) for every administrator of the app."""
 	subject = _("Performance alert: {0}").format(alert["message"])
-	for user in bridge.users_with_roles(bridge.admin_roles()):
+	for user in alert_recipients():
 		frappe.get_doc(
 			{
 				"doctype": "Notification Log",
