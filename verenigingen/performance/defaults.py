@@ -53,6 +53,8 @@ SCORE_WEIGHTS = {  # weight of each score component (renormalised over the compo
 	"resources": 0.15,  # CPU, memory and disk headroom
 }
 JOB_WAIT_TARGETS_MS = {"short": 5_000, "default": 30_000, "long": 300_000}  # p95 wait per queue/priority
+# the Frappe queue of each coordinator priority: a wait recorded under a priority takes its target
+PRIORITY_QUEUES = {"critical": "short", "high": "short", "normal": "default", "low": "long", "bulk": "long"}
 PROBE_TARGET_MS = 20.0  # probe query latency that still scores 1
 SLOW_QUERIES_PER_MIN_LIMIT = 10.0  # slow queries per minute at which that part scores 0
 LOCK_WAITS_PER_MIN_LIMIT = 30.0  # InnoDB row lock waits per minute at which that part scores 0
