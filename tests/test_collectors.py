@@ -40,3 +40,16 @@ def test_cpu_is_read_over_a_window_or_from_the_load_average(redis, namespace):
 	assert 0.0 <= third["cpu_percent"] <= 100.0
 	clock.t += 5
 	assert collect_resources(redis, namespace, "/", clock=clock)["cpu_source"] == "load_average_1m"
+
+
+def test_probe_looks_up_real_rows_or_says_it_could_not(seeded_db, scratch_db):
+	from verenigingen.performance.collectors import probe_query
+	from verenigingen.performance.defaults import PROBE_QUERIES
+
+	label, sql, draw = PROBE_QUERIES[0]
+	result = probe_query(seeded_db, label, sql, draw)
+	assert result["ms"] is not None and result["parameters"]
+	member = result["parameters"][0][0]
+	assert seeded_db.sql(sql, (member,))  # the probe's lookup finds payments
+	empty = probe_query(scratch_db, label, sql, draw)  # the app's tables, no rows
+	assert empty["ms"] is None and empty["note"] == "no rows to draw probe parameters from"

@@ -136,14 +136,24 @@ _DB_STATUS = (
 )
 
 
-def probe_query(db: Database, label: str, sql: str, params: Sequence = (), *, repeats: int = 3) -> dict:
-	"""Time ``sql`` (median of ``repeats`` runs) and read its EXPLAIN: does it scan a whole table?"""
+def probe_query(db: Database, label: str, sql: str, params: Sequence | str = (), *, repeats: int = 3) -> dict:
+	"""Time ``sql`` (median of ``repeats`` runs) and read its EXPLAIN: does it scan a whole table?
+
+	``params`` is a tuple, or a query whose rows are real parameter tuples (the probe then looks
+	up rows that exist, cycling through them); with no rows to draw from, the probe is reported
+	unmeasured with that reason, never timed on a lookup that finds nothing."""
 	try:
-		plan = db.sql(f"EXPLAIN {sql}", tuple(params), as_dict=True)
+		if isinstance(params, str):
+			drawn = [tuple(row) for row in db.sql(params)]
+			if not drawn:
+				return {"label": label, "ms": None, "note": "no rows to draw probe parameters from"}
+		else:
+			drawn = [tuple(params)]
+		plan = db.sql(f"EXPLAIN {sql}", drawn[0], as_dict=True)
 		timings = []
-		for _ in range(repeats):
+		for i in range(repeats):
 			started = time.perf_counter()
-			db.sql(sql, tuple(params))
+			db.sql(sql, drawn[i % len(drawn)])
 			timings.append((time.perf_counter() - started) * 1000)
 	except Exception as exc:  # reported as this probe's error; the other readings still count
 		return {"label": label, "ms": None, "error": f"{type(exc).__name__}: {exc}"}
@@ -155,6 +165,7 @@ def probe_query(db: Database, label: str, sql: str, params: Sequence = (), *, re
 	return {
 		"label": label,
 		"ms": round(statistics.median(timings), 3),
+		"parameters": [list(p) for p in drawn[:repeats]],
 		"full_scan": bool(full_scans),
 		"scanned": full_scans,
 		"keys_used": [row.get("key") for row in plan if row.get("key")],

@@ -82,8 +82,10 @@ ALERT_THRESHOLDS = {  # metric -> value above which a reading breaches
 SCORE_ALERT_BELOW = 50.0  # a score under this breaches
 SNAPSHOT_RETENTION_DAYS = 90  # Performance Snapshot rows older than this are purged
 SNAPSHOT_PURGE_BATCH = 1_000  # rows deleted per statement while purging
-PROBE_QUERIES = (  # (label, SQL, parameters): what the database probe times and EXPLAINs
-	("member payments by member", "SELECT `name`, `amount` FROM `tabMember Payment` WHERE `member` = %s ORDER BY `posting_date` DESC LIMIT 10", ("MEM-PROBE",)),
+PROBE_QUERIES = (  # (label, SQL, parameters or a query drawing them from real rows): timed and EXPLAINed
+	("member payments by member",
+	 "SELECT `name`, `amount` FROM `tabMember Payment` WHERE `member` = %s ORDER BY `posting_date` DESC LIMIT 10",
+	 "SELECT `member` FROM `tabMember Payment` ORDER BY `modified` DESC LIMIT 5"),
 )  # fmt: skip
 
 # ---------------------------------------------------------------- API security
