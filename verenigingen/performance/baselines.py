@@ -334,7 +334,7 @@ def environment(db: Database, redis=None) -> dict:
 		"python": platform.python_version(),
 		"mariadb": db.sql("SELECT VERSION()")[0][0],
 		"redis": redis_version.decode() if isinstance(redis_version, bytes) else redis_version,
-		"dataset": {"members": counts["Member"], "rows": counts},
+		"dataset": {"members": counts["Member"], "rows": counts, "database": db.database_name},
 		"cpu_count": os.cpu_count(),
 		"memory_bytes": psutil.virtual_memory().total,
 		"platform": platform.platform(),

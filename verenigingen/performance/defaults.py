@@ -141,14 +141,13 @@ BASELINE_CACHED_MEMBERS = 10  # members whose page the cached-summary operation 
 
 # ---------------------------------------------------------------- readiness
 # Weights of the readiness score (README): 100 x sum(weight x value) / sum(weights).
-READINESS_WEIGHTS = {
+READINESS_WEIGHTS = {  # readiness describes the site; the code's guard audit is reported apart, unweighted
 	"cache": 20,  # the cache serves most reads: without it every page goes to the database
-	"invalidation": 15,  # stale data after a change is a correctness problem, not only a slow one
+	"invalidation": 20,  # stale data after a change is a correctness problem, not only a slow one
 	"jobs": 15,  # background work (index DDL, snapshots, baselines) runs through the coordinator
 	"database": 20,  # connection, version, catalog indexes: the floor every screen stands on
-	"monitoring": 10,  # samples and snapshots: the layer can see itself
-	"api_security": 15,  # every whitelisted function guarded and typed
-	"baselines": 5,  # a reference to compare against, and no regression in the last compare
+	"monitoring": 15,  # samples and snapshots: the layer can see itself
+	"baselines": 10,  # baselines measured on this site, and no regression in the last compare
 }
 READINESS_CACHE_MAX_MS = 20.0  # a Redis probe round trip slower than this is degraded
 READINESS_PING_TIMEOUT = 10.0  # seconds the ping job may take through the coordinator and a worker
