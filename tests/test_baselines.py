@@ -267,3 +267,61 @@ def test_job_round_trip_through_the_coordinator_and_a_real_worker(seeded_db, red
 		pool.stop()
 		for name in set(queues.values()):
 			Queue(name, connection=redis).delete(delete_jobs=True)
+
+
+# ---------------------------------------------------------------- the regression gate on real MariaDB
+
+
+def _sleep_op(name: str, ms: float) -> "bl.Operation":
+	"""An operation of ``ms`` milliseconds of server time on real MariaDB (SELECT SLEEP)."""
+
+	def setup(suite):
+		return lambda i: suite.db.sql("SELECT SLEEP(%s)", (ms / 1000,))
+
+	return bl.Operation(name, f"SLEEP {ms} ms", setup)
+
+
+def _measured(db, op) -> dict:
+	suite = bl.Suite(db)
+	measured = bl.measure_operation(suite, op, runs=120, warmup=5, rounds=6)
+	return {**_doc(x=1.0), "operations": {"op": measured}}
+
+
+def test_gate_flags_a_real_1_3x_slowdown_of_a_1ms_operation(scratch_db):
+	base = _measured(scratch_db, _sleep_op("op", 0.8))
+	p50 = base["operations"]["op"]["p50_ms"]  # ~1 ms: 0.8 ms of SLEEP plus the round trip
+	overhead = p50 - 0.8
+	slower = _measured(scratch_db, _sleep_op("op", 1.3 * p50 - overhead))  # the whole operation 1.3x
+	row = bl.compare_baselines(base, slower)["operations"][0]
+	assert row["method"] == "bootstrap" and row["verdict"] == "regression", row
+	assert row["interval"][0] > 1 and row["ratio"] >= 1.2 and "slower" in row["change"]
+	text = bl.format_comparison(bl.compare_baselines(base, slower))
+	assert "REGRESSION" in text and "95% CI" in text
+
+
+def test_gate_does_not_flag_a_rerun_of_unchanged_code_and_reports_improvements(scratch_db):
+	op = _sleep_op("op", 1.0)
+	base = _measured(scratch_db, op)
+	for _ in range(3):  # three reruns of the same code: never a verdict
+		row = bl.compare_baselines(base, _measured(scratch_db, op))["operations"][0]
+		assert row["verdict"] == "ok", row
+	faster = bl.compare_baselines(_measured(scratch_db, _sleep_op("op", 3.0)), base)
+	row = faster["operations"][0]
+	assert row["verdict"] == "improved" and faster["improvements"] == ["op"]
+	assert row["change"].endswith("x faster") and float(row["change"].split("x")[0]) > 2
+
+
+def test_speed_words():
+	assert bl.speed_words(1 / 417) == "417x faster"
+	assert bl.speed_words(1.3) == "1.3x slower"
+	assert bl.speed_words(1.0) == "same speed"
+	assert bl.speed_words(None) == "-"
+
+
+def test_environment_records_the_commit_and_whether_the_tree_was_dirty(scratch_db):
+	env = bl.environment(scratch_db)
+	assert env["dataset"]["database"] == scratch_db.database_name
+	assert env["commit"] is None or len(env["commit"]) == 40
+	assert env["dirty"] in (True, False, None)
+	if env["commit"] is not None:
+		assert env["dirty"] == bool(bl._git("status", "--porcelain").strip())

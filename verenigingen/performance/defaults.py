@@ -134,6 +134,10 @@ BASELINE_RUNS = 200  # timed runs of each baseline operation (split evenly over 
 BASELINE_WARMUP = 20  # untimed runs before timing starts (caches, buffer pool, query plans)
 BASELINE_ROUNDS = 5  # rounds whose medians' spread is the operation's recorded noise
 BASELINE_MIN_TOLERANCE = 0.10  # a p50 ratio within 1 +/- this is never a regression, however quiet the run
+BASELINE_MIN_EFFECT = 0.20  # a verdict needs a p50 ratio beyond 1 + this (or 1 / (1 + this)) ...
+# ... and a 95 % interval wholly on that side of 1: significant, and large enough to matter
+BASELINE_BOOTSTRAP = 1_000  # bootstrap resamples of the p50 ratio (rounds, then runs within them)
+BASELINE_CONFIDENCE = 0.95  # the confidence of the p50 ratio's interval
 BASELINE_MIN_DIFFERENCE_MS = 0.1  # p50s closer than this (ms) never make a regression or improvement
 BASELINE_SAMPLE_SEED = 42  # seed of the parameter values drawn from the data for the operations
 BASELINE_MAX_AGE_DAYS = 30  # a baselines file older than this is reported as stale by the readiness check
