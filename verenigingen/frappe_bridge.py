@@ -3,7 +3,9 @@ into the core's inputs. Everything the shell hands to ``verenigingen.performance
 is built here, per call, from the site the code runs in.
 """
 
+import time
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 
 import frappe
 
@@ -91,6 +93,32 @@ class FrappeDatabase:
 	def pending_writes(self) -> bool:
 		"""Does the request's transaction hold writes (``frappe.db.transaction_writes``)?"""
 		return bool(getattr(frappe.db, "transaction_writes", 0))
+
+
+@contextmanager
+def recording_queries():
+	"""Record every ``frappe.db.sql`` call made inside the block (text, values, seconds, rows) as
+	the core profiler's QueryRecords: what Frappe itself runs (get_doc, permissions, docinfo)
+	is seen as well as the app's own statements."""
+	from verenigingen.performance.profiler import QueryRecord
+
+	records: list = []
+	db = frappe.db
+	original = db.sql
+
+	def sql(query, *args, **kwargs):
+		started = time.perf_counter()
+		result = original(query, *args, **kwargs)
+		values = args[0] if args else kwargs.get("values")
+		rows = len(result) if isinstance(result, list | tuple) else 0
+		records.append(QueryRecord(str(query), values, time.perf_counter() - started, rows))
+		return result
+
+	db.sql = sql  # an instance attribute shadows the method for this block only
+	try:
+		yield records
+	finally:
+		del db.sql
 
 
 def in_web_request() -> bool:

@@ -41,7 +41,8 @@ from .defaults import (
 	BASELINE_WARMUP,
 )
 from .exceptions import BaselineFileError, JobRoundTripError
-from .profiler import ProfilingDatabase, load_member_picture
+from .profiler import ProfilingDatabase
+from .summaries import member_summary
 
 SCHEMA = "verenigingen.performance_baselines"
 SCHEMA_VERSION = 1
@@ -103,7 +104,7 @@ def _query_op(sample_sql: str, sql: str):
 
 def _member_summary_uncached(suite: Suite):
 	members = [r[0] for r in suite.sample("SELECT name FROM `tabMember` ORDER BY name")]
-	return lambda i: load_member_picture(suite.db, members[i % len(members)])["summary"]
+	return lambda i: member_summary(suite.db, members[i % len(members)])
 
 
 def _cache(suite: Suite):
@@ -132,7 +133,7 @@ def _member_summary_cached(suite: Suite):
 		return cache.get_or_compute(
 			"baseline_member_summary",
 			(member,),
-			lambda: load_member_picture(suite.db, member)["summary"],
+			lambda: member_summary(suite.db, member),
 			ctx=_BASELINE_USER,
 			level="MEMBER_DATA",
 			depends_on=("Member", "Member Payment", "SEPA Mandate", "Chapter"),
@@ -203,8 +204,8 @@ OPERATIONS: tuple[Operation, ...] = (
 			"AND payment_method='SEPA Direct Debit' AND posting_date BETWEEN %s AND %s",
 		),
 	),
-	Operation("member_summary_uncached", "the member page's data, straight from the database", _member_summary_uncached),
-	Operation("member_summary_cached", "the member page's data through the security-aware cache", _member_summary_cached),
+	Operation("member_summary_uncached", "the member read model (get_member_summary), straight from the database", _member_summary_uncached),
+	Operation("member_summary_cached", "the member read model through the security-aware cache", _member_summary_cached),
 	Operation("cache_hit", "one cache read of a stored value", _cache_hit),
 	Operation("job_submit_round_trip", "submit a job to the coordinator and wait for its result", _job_round_trip),
 )  # fmt: skip

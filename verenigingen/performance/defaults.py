@@ -14,7 +14,6 @@ PROFILER_N_PLUS_ONE_MIN_REPEATS = 4  # a normalised statement repeated this ofte
 PROFILER_N_PLUS_ONE_MEDIUM = 10  # repeats from which an N+1 pattern is of medium severity
 PROFILER_N_PLUS_ONE_HIGH = 25  # repeats from which an N+1 pattern is of high severity
 PROFILER_FULL_SCAN_MIN_ROWS = 1  # EXPLAIN row estimate from which a full table/index scan is reported
-PROFILER_PAYMENT_HISTORY_LIMIT = 50  # payments the member screen shows (newest first)
 
 # ---------------------------------------------------------------- cache (performance/cache.py)
 # Time to live of a cache entry per security level, in seconds (site config may override each).
