@@ -3,13 +3,16 @@ into the core's inputs. Everything the shell hands to ``verenigingen.performance
 is built here, per call, from the site the code runs in.
 """
 
+import functools
 import time
+import uuid
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 
 import frappe
 
 from verenigingen.performance.context import SecurityContext
+from verenigingen.performance.exceptions import JobDispatchError
 
 
 def namespace() -> str:
@@ -246,6 +249,80 @@ def job_coordinator(*, load_control: bool = True):
 		runner=JOB_RUNNER,
 		**options,
 	)
+
+
+# frappe.auth.UNSAFE_HTTP_METHODS: requests Frappe commits when they succeed (app.sync_database)
+COMMITTING_HTTP_METHODS = frozenset(("POST", "PUT", "DELETE", "PATCH"))
+_DEFERRED_JOBS = "verenigingen_deferred_jobs"  # frappe.local: ids submitted in the open transaction
+
+
+def transaction_decides() -> bool:
+	"""Will Frappe end the open transaction with a commit or a rollback that a submit must follow?
+
+	Yes when it holds writes (a job must not see the world before they commit, nor run if they roll
+	back); in a request Frappe commits when it succeeds (POST, PUT, DELETE, PATCH, or one that set
+	``frappe.flags.commit``); in a background job (``execute_job`` commits after the method
+	returns). No otherwise: a GET request without writes (Frappe rolls it back, there is nothing
+	to commit) or a console or script that has written nothing."""
+	if getattr(frappe.db, "transaction_writes", 0):
+		return True
+	request = getattr(frappe.local, "request", None)
+	if request is not None:
+		return getattr(request, "method", None) in COMMITTING_HTTP_METHODS or bool(frappe.flags.commit)
+	return getattr(frappe.local, "job", None) is not None
+
+
+def submit_job(
+	method: str,
+	kwargs: dict | None = None,
+	*,
+	priority="normal",
+	job_id: str | None = None,
+	depends_on=(),
+	retry=None,
+	timeout: float | None = None,
+	accept_dependency_failure: bool = False,
+) -> str:
+	"""Submit a job to the site's coordinator, as the session user, in step with the transaction.
+
+	Returns the job's id (``job_id``, or a new one). Bad input raises now (InvalidJobError, or
+	UnknownDependencyError for a dependency that is neither known nor submitted earlier in the same
+	transaction). Where Frappe will commit or roll back the open transaction
+	(:func:`transaction_decides`), the job is submitted when it commits and not at all if it rolls
+	back: until then the coordinator does not know the id (``status`` raises NoSuchJobError,
+	``get_job_status`` answers 404). Otherwise it is submitted at once. Either way the job runs as
+	the user who submitted it."""
+	coordinator = job_coordinator()
+	if job_id is None:
+		job_id = uuid.uuid4().hex
+	submission = dict(
+		method=method, kwargs=kwargs, priority=priority, job_id=job_id, depends_on=depends_on, retry=retry,
+		timeout=timeout, accept_dependency_failure=accept_dependency_failure, user=frappe.session.user,
+	)  # fmt: skip
+	if not transaction_decides():
+		return coordinator.submit(**submission)
+	deferred = getattr(frappe.local, _DEFERRED_JOBS, None)
+	if deferred is None:
+		deferred = set()
+		setattr(frappe.local, _DEFERRED_JOBS, deferred)
+	coordinator.check_submission(**submission, pending=deferred)
+	deferred.add(job_id)
+	frappe.db.after_commit.add(functools.partial(_submit_committed, coordinator, submission, deferred))
+	frappe.db.after_rollback.add(deferred.clear)
+	return job_id
+
+
+def _submit_committed(coordinator, submission: dict, deferred: set) -> None:
+	"""The transaction committed: submit now. The request has already succeeded and nobody waits
+	for an answer, so a failure is an Error Log row, not an exception out of the commit."""
+	deferred.discard(submission["job_id"])
+	try:
+		coordinator.submit(**submission)
+	except JobDispatchError:
+		pass  # recorded and waiting: the next dispatch or the per-minute reconcile hands it to RQ
+	except Exception:
+		frappe.log_error(title=f"verenigingen job {submission['job_id']} not submitted")
+		frappe.db.commit()
 
 
 # ---------------------------------------------------------------- cache

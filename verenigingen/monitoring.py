@@ -67,22 +67,38 @@ def flush_request_samples() -> int:
 
 
 def before_job(method=None, kwargs=None, transaction_type=None) -> None:
+	if method == bridge.JOB_RUNNER:
+		return  # the coordinator's runner records each attempt it runs itself (record_job)
 	setattr(frappe.local, _JOB_STARTED, time.perf_counter())
 
 
 def after_job(method=None, kwargs=None, result=None) -> None:
-	"""Frappe calls this in ``execute_job``'s ``finally``: an exception in flight means the job failed."""
+	"""Frappe calls this in ``execute_job``'s ``finally``: an exception in flight means the job failed.
+
+	The coordinator's runner (``verenigingen.jobs.run_job``) is not sampled here: it records one
+	sample per attempt it runs (chained ones too), with the attempt's own run time and outcome."""
 	started = getattr(frappe.local, _JOB_STARTED, None)
-	if started is None:
+	if started is None or method == bridge.JOB_RUNNER:
 		return
 	setattr(frappe.local, _JOB_STARTED, None)
 	failed = sys.exc_info()[0] is not None
 	run_ms = (time.perf_counter() - started) * 1000
 	queue, wait_ms = bridge.current_job_wait()
+	if not record_job(queue, run_ms, wait_ms, failed):
+		# execute_job has already committed (or rolled back) the job's transaction: commit the row
+		frappe.db.commit()
+
+
+def record_job(queue: str, run_ms: float, wait_ms: float | None, failed: bool) -> bool:
+	"""One job sample (``job_run:<queue>``, an error when ``failed``; ``job_wait:<queue>``).
+	Never raises into the job it measures: if it cannot record, it adds an Error Log row (in the open
+	transaction, for the caller to commit) and returns False."""
 	try:
 		bridge.metric_store().record(job_samples(queue, run_ms, wait_ms, failed))
 	except Exception:  # must not replace the job's outcome; logged with its traceback
 		frappe.log_error(title=_("Performance monitoring could not record a job"))
+		return False
+	return True
 
 
 def take_snapshot() -> dict:

@@ -41,8 +41,9 @@ def _manager() -> IndexManager:
 
 
 def _submit(action: str, **kwargs) -> str:
-	"""Submit the DDL job through the job coordinator; return its id. The job records who asked."""
-	return frappe_bridge.job_coordinator().submit(
+	"""Submit the DDL job through the job coordinator; return its id. The job runs as, and records,
+	who asked; it is submitted when the request commits (frappe_bridge.submit_job)."""
+	return frappe_bridge.submit_job(
 		JOB_METHOD,
 		{"action": action, "user": frappe.session.user, **kwargs},
 		priority=JOB_PRIORITY,

@@ -17,6 +17,19 @@ _doctype_perms: dict[str, list[dict]] | None = None
 APP_DOCTYPE_DIR = Path(__file__).resolve().parents[3] / "verenigingen" / "verenigingen" / "doctype"
 
 
+# frappe/core/doctype/error_log/error_log.json (v15): the fields of the table frappe.log_error writes to
+ERROR_LOG_META = {
+	"name": "Error Log",
+	"fields": [
+		{"fieldname": "seen", "fieldtype": "Check"},
+		{"fieldname": "method", "fieldtype": "Data"},
+		{"fieldname": "error", "fieldtype": "Code"},
+		{"fieldname": "reference_doctype", "fieldtype": "Link"},
+		{"fieldname": "reference_name", "fieldtype": "Data"},
+		{"fieldname": "trace_id", "fieldtype": "Data"},
+	],
+}
+
 EmptyQueryValues = object()  # frappe.database.database.EmptyQueryValues: "no values given"
 
 
@@ -157,6 +170,10 @@ def connect(db_settings: dict, redis_client, namespace: str) -> None:
 		except Exception as exc:  # an already-dead connection has nothing to release
 			error_log.append(frappe._dict(title="close", message=str(exc)))
 	frappe.db = Database(db_settings)
+	if not frappe.db.table_exists("Error Log"):  # a Frappe table, where frappe.log_error writes
+		from verenigingen.performance.schema import create_table_sql
+
+		frappe.db.sql(create_table_sql(ERROR_LOG_META))
 	frappe.cache = redis_client
 	frappe.local.site = namespace
 	frappe.conf.clear()
