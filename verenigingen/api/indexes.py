@@ -70,6 +70,12 @@ def database_index_manager_api(
 			_("action must be one of {0}, got {1!r}").format(", ".join(ACTIONS), action),
 			frappe.ValidationError,
 		)
+	request = getattr(frappe.local, "request", None)
+	if action in ("apply", "rollback") and request is not None and request.method != "POST":
+		frappe.throw(
+			_("{0} changes the database: call it with POST, not {1}").format(action, request.method),
+			frappe.ValidationError,
+		)
 	try:
 		specs = catalog(catalog_name)
 		manager = _manager()
