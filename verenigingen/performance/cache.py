@@ -49,6 +49,7 @@ from .defaults import (
 	CACHE_LOCK_TTL,
 	CACHE_LOCK_WAIT,
 	CACHE_MEMORY_SAMPLE,
+	CACHE_OUTBOX_MARKER_TTL,
 	CACHE_STATS_FLUSH_EVENTS,
 	CACHE_STATS_FLUSH_SECONDS,
 	CACHE_TTLS,
@@ -342,7 +343,13 @@ class SecurityAwareCache:
 		"""Every entry of this site."""
 		return self._bump([self.generations.global_key()])
 
-	def apply(self, batch: InvalidationBatch, *, marker: str | None = None, marker_ttl: int = 3600) -> bool:
+	def apply(
+		self,
+		batch: InvalidationBatch,
+		*,
+		marker: str | None = None,
+		marker_ttl: int = CACHE_OUTBOX_MARKER_TTL,
+	) -> bool:
 		"""Move every counter ``batch`` names in one round trip; with ``marker`` (a key), also set
 		it (for ``marker_ttl`` seconds) after them on the same connection, so whoever finds the
 		marker knows the batch reached Redis (Redis runs a pipeline's commands in order: no MULTI
