@@ -346,3 +346,59 @@ def cache_settings() -> dict:
 		"ttls": site_config(CACHE_TTL_CONFIG_KEY) or None,
 		"derived_dependencies": site_config(CACHE_DERIVED_CONFIG_KEY) or None,
 	}
+
+
+def refresh_read_snapshot() -> bool:
+	"""Make the next read of this request start a new REPEATABLE READ snapshot, if that is safe.
+
+	The app cache calls it on a miss, after reading the generation tokens the value will be
+	stored under and before computing it, so the value is computed from data at least as new as
+	the tokens. With no pending writes (``frappe.db.transaction_writes``) the transaction is ended
+	with a plain SQL ``COMMIT`` and a new one begun as ``frappe.db.commit()`` would, but without
+	running the before/after-commit callbacks: they stay queued for the request's own commit
+	(``frappe.db.commit()`` would enqueue after-commit jobs and publish realtime events early,
+	``frappe.db.rollback()`` would drop them). Returns False, touching nothing, when the
+	transaction holds writes: the value then depends on uncommitted data and must not be stored.
+	Ending the transaction also releases row locks a locking read (``for_update``) took and any
+	savepoints: the README says to call cached functions before such reads.
+	"""
+	db = frappe.db
+	if not db:
+		return True
+	if db.transaction_writes:
+		return False
+	db.sql("commit")
+	db.begin()
+	return True
+
+
+def transaction_db():
+	"""The request's ``frappe.db``: its ``after_commit``/``after_rollback`` callbacks, and attributes
+	set on it, belong to its connection's current transaction."""
+	return frappe.db
+
+
+OUTBOX_DOCTYPE = "Cache Invalidation"
+
+
+_OUTBOX_SITES: set[str] = set()  # sites whose outbox table this process has seen (it is never dropped)
+
+
+def outbox_ready() -> bool:
+	"""Does the site have the cache's outbox table yet (not during install before the DocType sync)?
+
+	Asks the database (not Frappe's table list, which it caches in Redis: the outbox is for when
+	Redis fails) until the table is there, then remembers it for the process."""
+	if not frappe.db:
+		return False
+	site = namespace()
+	if site in _OUTBOX_SITES:
+		return True
+	if frappe.db.sql("SHOW TABLES LIKE %s", (f"tab{OUTBOX_DOCTYPE}",)):
+		_OUTBOX_SITES.add(site)
+		return True
+	return False
+
+
+def session_user() -> str:
+	return frappe.session.user or "Administrator"

@@ -22,12 +22,17 @@ scheduler_events = {
 	"cron": {
 		"*/5 * * * *": ["verenigingen.monitoring.take_snapshot"],
 		# the job coordinator: expired leases, due retries, load control, dispatch
-		"* * * * *": ["verenigingen.jobs.reconcile"],
+		"* * * * *": [
+			"verenigingen.jobs.reconcile",
+			# the app cache's outbox: apply invalidations that never reached Redis, delete applied rows
+			"verenigingen.caching.sweep_invalidations",
+		],
 	},
 	"daily": ["verenigingen.monitoring.purge_snapshots"],
 }
 
-# The app cache: invalidate after commit on every document change; clear on `bench clear-cache`
+# The app cache: invalidate after commit on every document change (one outbox row per transaction);
+# clear on `bench clear-cache`
 # ------------
 doc_events = {
 	"*": {
@@ -38,6 +43,7 @@ doc_events = {
 		"on_update_after_submit": "verenigingen.events.on_document_change",
 		"on_trash": "verenigingen.events.on_document_change",
 		"after_rename": "verenigingen.events.on_document_change",
+		"on_change": "verenigingen.events.on_document_change",  # the only event doc.db_set fires
 	},
 }
 clear_cache = ["verenigingen.caching.clear_all", "verenigingen.monitoring.publish_activation_level"]

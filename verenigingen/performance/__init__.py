@@ -100,6 +100,8 @@ _EXPORTS: dict[str, str] = {
 	"Dependency": "invalidation",
 	"DependencyGraph": "invalidation",
 	"Generations": "invalidation",
+	"InvalidationBatch": "invalidation",
+	"InvalidationOutbox": "outbox",
 	"CircuitBreaker": "breaker",
 	"encode": "serialization",
 	"decode": "serialization",

@@ -33,6 +33,11 @@ CACHE_STATS_FLUSH_SECONDS = 1.0  # seconds after which buffered statistics ride 
 CACHE_BREAKER_FAILURES = 2  # consecutive Redis failures that open the breaker (calls then skip Redis)
 CACHE_BREAKER_PAUSE = 5.0  # seconds the open breaker waits before letting one call try Redis again
 CACHE_MEMORY_SAMPLE = 16  # entries whose MEMORY USAGE is sampled to estimate a level's memory
+CACHE_OUTBOX_MARKER_TTL = (
+	3600  # seconds the "reached Redis" marker of an outbox row lives (the sweeper unlinks it sooner)
+)
+CACHE_OUTBOX_SWEEP_BATCH = 500  # outbox rows the sweeper reads, applies and deletes per transaction
+CACHE_OUTBOX_SWEEP_MAX_BATCHES = 20  # batches per sweep run; what is left waits for the next minute
 
 # ---------------------------------------------------------------- monitoring (histogram, score, alerts)
 MONITORING_ACTIVATION_LEVEL = 2  # 0 off, 1 collect only, 2 dashboard, 3 alerts, 4 automatic actions
