@@ -2,6 +2,7 @@
 
 import threading
 import time
+from collections.abc import Callable
 
 import click
 
@@ -77,7 +78,7 @@ class StepProgress:
 	one line per step elsewhere. ``update(step, steps, fraction, label)`` is the index manager's
 	progress callback; the watcher thread of a running DDL calls it too."""
 
-	def __init__(self, what: str, steps: int, *, on_step: callable = None):
+	def __init__(self, what: str, steps: int, *, on_step: Callable[[], None] | None = None):
 		self.what = what
 		self.steps = steps
 		self.bar = ProgressBar(max(1, steps) * 100, what)
