@@ -15,7 +15,7 @@ from verenigingen.performance.defaults import (
 	INDEX_CONFIRM_ROWS_CONFIG_KEY,
 )
 
-from .base import EXIT_INTERRUPTED, CommandError, in_site, json_option, print_json
+from .base import EXIT_INTERRUPTED, CommandError, error_text, in_site, json_option, print_json
 from .output import StepProgress, ms, plural, seconds, size, speedup, table
 
 ADVISOR_MODULE = "verenigingen.performance.indexes.advisor"
@@ -209,7 +209,7 @@ def _run_ddl(what: str, steps: int, run):
 		) from exc
 	except Exception as exc:
 		if stop.requested:
-			raise CommandError(f"interrupted: {exc}", EXIT_INTERRUPTED) from exc
+			raise CommandError(f"interrupted: {error_text(exc)}", EXIT_INTERRUPTED) from exc
 		raise
 	finally:
 		progress.close()
