@@ -27,13 +27,22 @@ def pytest_addoption(parser):
 		"--frappe-site",
 		action="store",
 		default=None,
-		help="run the shell tests against this real Frappe site (from inside a bench)",
+		help="run the shell tests against this real Frappe site (from inside a bench; with --bench-path, "
+		"the site of that bench the bench-command tests run on)",
+	)
+	parser.addoption(
+		"--bench-path",
+		action="store",
+		default=None,
+		help="a real bench (frappe-bench folder): run the bench-command tests through its `bench` on "
+		"--frappe-site, in subprocesses (the rest runs as without it)",
 	)
 
 
-def _install_frappe(site: str | None) -> str:
-	"""Make ``import frappe`` work: the real framework for --frappe-site, else the double."""
-	if site:
+def _install_frappe(site: str | None, bench_path: str | None = None) -> str:
+	"""Make ``import frappe`` work: the real framework for --frappe-site (which must then be importable,
+	unless --bench-path says the site is reached through that bench's own processes), else the double."""
+	if site and not bench_path:
 		import frappe  # the real one: must be importable inside the bench
 
 		return "real"
@@ -42,7 +51,7 @@ def _install_frappe(site: str | None) -> str:
 
 		if getattr(sys.modules["frappe"], "IS_TEST_DOUBLE", False):
 			return "double"
-		return "real-unconnected"
+		return "real" if site else "real-unconnected"
 	except ImportError:
 		sys.path.insert(0, str(DOUBLE_DIR))
 		import frappe  # noqa: F401
@@ -51,7 +60,7 @@ def _install_frappe(site: str | None) -> str:
 
 
 def pytest_configure(config):
-	config.frappe_mode = _install_frappe(config.getoption("--frappe-site"))
+	config.frappe_mode = _install_frappe(config.getoption("--frappe-site"), config.getoption("--bench-path"))
 
 
 # ---------------------------------------------------------------- settings
@@ -218,7 +227,7 @@ def frappe_site(request, namespace, redis_server_client, scratch_databases):
 	Redis namespace, or the real site given with --frappe-site."""
 	mode = request.config.frappe_mode
 	site = request.config.getoption("--frappe-site")
-	if site:
+	if mode == "real":
 		import frappe
 
 		frappe.init(site=site)

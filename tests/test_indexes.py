@@ -335,6 +335,56 @@ def test_failed_ddl_raises_and_drops_what_the_apply_added(fresh):
 	assert [e.index_name for e in failed] == ["idx_mandate_status_expiry"] and "Lock wait" in failed[0].error
 
 
+def _claims(db) -> set:
+	"""The indexes the change log says this tool created and still owns."""
+	return {(e.table_name, e.index_name) for e in ChangeLog(db).tool_created()}
+
+
+def test_an_interrupt_between_indexes_drops_what_the_apply_added_and_keeps_the_log_true(fresh):
+	db = fresh("interrupt")
+	manager = IndexManager(db)
+	calls = []
+
+	def progress(step, steps, fraction, label):
+		calls.append((step, fraction))
+		if step == 1 and fraction == 0.0:
+			raise KeyboardInterrupt  # Ctrl-C reaching Python between the first index and the second
+
+	with pytest.raises(KeyboardInterrupt):
+		manager.apply(manager.plan([MEMBER_EMAIL, MANDATE_EXPIRY]), progress=progress, measure_repeats=0)
+	assert (0, 1.0) in calls  # the first index was added before the interrupt
+	assert "idx_member_email_status" not in _indexes(db, "tabMember")
+	assert "idx_mandate_status_expiry" not in _indexes(db, "tabSEPA Mandate")
+	assert _claims(db) == set()
+	log = [(e.action, e.outcome, e.index_name) for e in ChangeLog(db).entries()]
+	assert log == [
+		("Apply", "Success", "idx_member_email_status"),
+		("Apply", "Failed", "idx_mandate_status_expiry"),
+		("Rollback", "Success", "idx_member_email_status"),
+	]
+
+
+def test_a_failure_after_the_ddl_drops_the_new_index_so_no_index_is_left_unlogged(fresh):
+	db = fresh("after", members=30)
+	manager = IndexManager(db)
+	real_measure = manager.measure
+	measured = []
+
+	def measure(spec, repeats=5, *, seed=0):
+		measured.append(spec.name)
+		if len(measured) == 2:  # the measurement after the DDL
+			raise RuntimeError("probe failed after the index was added")
+		return real_measure(spec, repeats, seed=seed)
+
+	manager.measure = measure
+	with pytest.raises(IndexApplyError, match="stopped after adding idx_member_email_status.*1 index"):
+		manager.apply(manager.plan([MEMBER_EMAIL]), measure_repeats=2)
+	assert "idx_member_email_status" not in _indexes(db, "tabMember")
+	assert _claims(db) == set()
+	log = [(e.action, e.outcome) for e in ChangeLog(db).entries()]
+	assert log == [("Rollback", "Success")]
+
+
 def test_ddl_is_refused_while_writes_are_pending(fresh):
 	db = fresh("pending")
 	db.sql("INSERT INTO `tabChapter` (name, chapter_name) VALUES ('Pending', 'Pending')")

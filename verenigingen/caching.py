@@ -28,6 +28,7 @@ from verenigingen.performance.outbox import InvalidationOutbox, new_outbox_id
 
 _sites: dict[tuple[str, int], SecurityAwareCache] = {}
 _sites_lock = threading.Lock()
+_declared: dict[str, str] = {}  # cache name -> security level of every secure_cache function imported
 
 
 def site_cache() -> SecurityAwareCache:
@@ -42,6 +43,11 @@ def site_cache() -> SecurityAwareCache:
 		with _sites_lock:
 			_sites[key] = cache
 	return cache
+
+
+def declared_functions() -> dict[str, str]:
+	"""The cached functions of the modules imported in this process: their names and levels."""
+	return dict(_declared)
 
 
 def clear_all() -> None:
@@ -65,6 +71,7 @@ def secure_cache(level, depends_on=(), scope=Scope.USER, name: str | None = None
 
 	def decorator(fn: Callable) -> Callable:
 		cache_name = name or f"{fn.__module__}.{fn.__qualname__}"
+		_declared[cache_name] = level.name
 		signature = inspect.signature(fn)
 
 		@functools.wraps(fn)

@@ -97,6 +97,30 @@ class FrappeDatabase:
 		"""Does the request's transaction hold writes (``frappe.db.transaction_writes``)?"""
 		return bool(getattr(frappe.db, "transaction_writes", 0))
 
+	@property
+	def connection(self):
+		"""The PyMySQL connection under ``frappe.db`` (opened if it is not yet). Its thread id lets a
+		second connection watch the progress of, or stop, the statement it runs."""
+		if getattr(frappe.db, "_conn", None) is None:
+			frappe.db.connect()
+		return frappe.db._conn
+
+	def clone(self, **overrides):
+		"""A second, plain PyMySQL connection to the site's database, with the credentials of
+		``frappe.db``'s own (for a progress watcher or to stop a running statement)."""
+		from verenigingen.performance.db import PyMySQLDatabase
+
+		conn = self.connection
+		password, database = conn.password, conn.db
+		settings = {
+			"host": conn.host,
+			"port": conn.port,
+			"user": conn.user,
+			"password": password.decode("latin1") if isinstance(password, bytes) else password,
+			"database": database.decode() if isinstance(database, bytes) else database,
+		}
+		return PyMySQLDatabase(**{**settings, **overrides})
+
 
 @contextmanager
 def recording_queries():

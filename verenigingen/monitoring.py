@@ -101,14 +101,22 @@ def record_job(queue: str, run_ms: float, wait_ms: float | None, failed: bool) -
 	return True
 
 
-def take_snapshot() -> dict:
-	"""Scheduled every five minutes: persist a Performance Snapshot, evaluate alerts, notify.
-	Also puts the activation level back where the request hook reads it (a Redis restart loses it)."""
+def snapshot() -> dict:
+	"""Store a Performance Snapshot now and, from activation level 3, evaluate alerts and notify.
+	Also puts the activation level back where the request hook reads it (a Redis restart loses it).
+	Returns the core's result: the snapshot's name, the summary it stored and the alert changes
+	(or why nothing was stored)."""
 	settings = bridge.monitoring_settings()
 	bridge.publish_activation_level(settings.activation_level)
 	result = bridge.monitor(settings).snapshot()
 	for alert in (result.get("alerts") or {}).get("opened", []):
 		notify_alert(alert)
+	return result
+
+
+def take_snapshot() -> dict:
+	"""Scheduled every five minutes: :func:`snapshot`, answering only the name (or why none)."""
+	result = snapshot()
 	return {"name": result.get("name"), "skipped": result.get("skipped")}
 
 

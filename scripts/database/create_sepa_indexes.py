@@ -14,6 +14,7 @@ Exit status: 0 done, 1 the plan or the DDL failed (nothing half-done is left), 2
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -39,7 +40,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 	p.add_argument("-p", "--password", default=_DB["password"])
 	p.add_argument("-D", "--database", help="the site's database (standalone use)")
 	p.add_argument("--site", help="a bench site (run from frappe-bench/ or give --sites-path)")
-	p.add_argument("--sites-path", default=None, help="the bench's sites folder (default: ./sites)")
+	p.add_argument(
+		"--sites-path",
+		default=None,
+		help="the bench's sites folder (default: ./sites, or the one beside the app)",
+	)
 	p.add_argument("--catalog", choices=("sepa", "performance", "monitoring", "all"), default="sepa")
 	p.add_argument("--dry-run", action="store_true", help="print the plan and the DDL; change nothing")
 	p.add_argument("--rollback", action="store_true", help="drop the indexes this tool created (per its log)")
@@ -97,6 +102,13 @@ def result_rows(outcomes) -> list[list]:
 	return rows
 
 
+def enter_sites_folder(sites_path: str | None) -> None:
+	"""Work from the bench's sites folder, as bench commands do (Frappe logs to ../logs from there)."""
+	from verenigingen.performance.benchpaths import find_sites_folder
+
+	os.chdir(find_sites_folder(sites_path, app_root=Path(__file__).resolve().parents[2]))
+
+
 def connect(args):
 	"""The database handle: PyMySQL standalone, frappe.db of the site inside a bench."""
 	if args.database:
@@ -105,8 +117,8 @@ def connect(args):
 		return PyMySQLDatabase(args.host, args.port, args.user, args.password, args.database), None
 	import frappe
 
-	sites_path = args.sites_path or ("sites" if Path("sites").is_dir() else ".")
-	frappe.init(site=args.site, sites_path=sites_path)
+	enter_sites_folder(args.sites_path)
+	frappe.init(site=args.site)
 	frappe.connect()
 	from verenigingen import frappe_bridge
 

@@ -17,6 +17,7 @@ Comparing (exit status 0: no regression, 1: regression, 2: error):
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -50,6 +51,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 		"--no-redis", action="store_true", help="measure without Redis (cache operations not measured)"
 	)
 	p.add_argument("--site", help="run inside a bench on this site's database and Redis")
+	p.add_argument(
+		"--sites-path", help="with --site: the bench's sites folder (default: ./sites, or beside the app)"
+	)
 	p.add_argument("--workers", type=int, default=1, help="RQ workers to start for the job round trip "
 		"(standalone; 0: not measured)")  # fmt: skip
 	p.add_argument("--apply-indexes", action="store_true", help="apply the index catalogs before measuring")
@@ -136,11 +140,23 @@ def _job_round_trip(args, client, namespace):
 	return bl.coordinator_round_trip(coordinator)
 
 
+def enter_sites_folder(args) -> None:
+	"""Work from the bench's sites folder, as bench commands do (Frappe logs to ../logs from there);
+	the file arguments keep naming files relative to the folder the script was started in."""
+	from verenigingen.performance.benchpaths import find_sites_folder
+
+	for name in ("output", "report", "compare", "against"):
+		if getattr(args, name):
+			setattr(args, name, os.path.abspath(getattr(args, name)))
+	os.chdir(find_sites_folder(args.sites_path, app_root=ROOT))
+
+
 def _in_site(args):
 	import frappe
 
 	from verenigingen import frappe_bridge
 
+	enter_sites_folder(args)
 	frappe.init(site=args.site)
 	frappe.connect()
 	suite = bl.Suite(frappe_bridge.database(), frappe_bridge.redis_client(), frappe_bridge.namespace())

@@ -58,24 +58,49 @@ def main(argv: Sequence[str] | None = None) -> int:
 	started = time.perf_counter()
 	root = Path.cwd()
 	try:
-		schema = load_schema(args.app or [root])
-		files = collect_files(args.paths or ["."], args.exclude, root)
-		result = check_files(schema, files, root)
-		findings = result.findings
-		if args.write_baseline:
-			write_baseline(args.write_baseline, findings, root)
-			print(f"wrote {len(findings)} finding(s) to {args.write_baseline}", file=sys.stderr)
-			return EXIT_OK
-		if args.baseline:
-			findings = filter_baseline(findings, read_baseline(args.baseline), root)
+		output, status, files_checked = check(
+			args.paths or ["."],
+			args.app or [root],
+			root=root,
+			fmt=args.format,
+			baseline=args.baseline,
+			write_baseline_to=args.write_baseline,
+			excludes=args.exclude,
+		)
 	except ValidatorUsageError as exc:
 		print(f"production_field_validator: error: {exc}", file=sys.stderr)
 		return EXIT_USAGE
-	print(render(findings, args.format, result.files_checked, result.errors))
+	print(output, file=sys.stderr if args.write_baseline else sys.stdout)
 	if args.timing:
 		elapsed = time.perf_counter() - started
-		print(f"checked {result.files_checked} file(s) in {elapsed:.2f} s", file=sys.stderr)
-	return EXIT_FINDINGS if findings else EXIT_OK
+		print(f"checked {files_checked} file(s) in {elapsed:.2f} s", file=sys.stderr)
+	return status
+
+
+def check(
+	paths: Sequence[str | Path],
+	apps: Sequence[str | Path],
+	*,
+	root: Path,
+	fmt: str = "text",
+	baseline: str | Path | None = None,
+	write_baseline_to: str | Path | None = None,
+	excludes: Sequence[str] = (),
+) -> tuple[str, int, int]:
+	"""Check ``paths`` against the DocTypes of ``apps``; paths in the output are relative to ``root``.
+	Returns (the report in ``fmt``, the exit status, files checked); with ``write_baseline_to`` the
+	findings are recorded there instead and the report says so. ValidatorUsageError on bad input."""
+	schema = load_schema(apps)
+	files = collect_files(paths, excludes, root)
+	result = check_files(schema, files, root)
+	findings = result.findings
+	if write_baseline_to:
+		write_baseline(write_baseline_to, findings, root)
+		return f"wrote {len(findings)} finding(s) to {write_baseline_to}", EXIT_OK, result.files_checked
+	if baseline:
+		findings = filter_baseline(findings, read_baseline(baseline), root)
+	status = EXIT_FINDINGS if findings else EXIT_OK
+	return render(findings, fmt, result.files_checked, result.errors), status, result.files_checked
 
 
 if __name__ == "__main__":

@@ -103,6 +103,8 @@ INDEX_AUTO_MEASURE_REPEATS = 0  # probe runs per index when after_migrate/after_
 # stays fast (presence is checked by columns only); measuring is the job's and the CLI's
 INDEX_MIN_ROWS_FOR_COMPARISON = 10_000  # below this many table rows a before/after ratio means nothing
 INDEX_LOCK_WAIT_TIMEOUT = 30  # seconds index DDL waits for a metadata lock before giving up
+INDEX_CONFIRM_ROWS = 1_000_000  # `bench ... indexes apply` asks for --yes on a table with more rows than this
+INDEX_CONFIRM_ROWS_CONFIG_KEY = "verenigingen_index_confirm_rows"  # site config: overrides INDEX_CONFIRM_ROWS
 INDEX_AUTO_APPLY_CONFIG_KEY = "verenigingen_auto_index"  # site config flag: false turns automatic apply off
 INDEX_API_RATE_LIMIT = 30  # calls of database_index_manager_api per user and window
 INDEX_API_RATE_WINDOW = 3600  # seconds of the API's rate-limit window

@@ -25,6 +25,10 @@ class DatabaseConnectionError(PerformanceError):
 	"""The database could not be reached with the settings given."""
 
 
+class SitesFolderNotFoundError(DatabaseConnectionError):
+	"""A script's ``--site`` mode found no bench ``sites`` folder (so no site and no database to reach)."""
+
+
 class DocTypeDefinitionError(PerformanceError, ValueError):
 	"""A DocType JSON file is missing, unreadable or not a DocType."""
 

@@ -52,6 +52,14 @@ class DuplicateEntryError(ValidationError):
 	http_status_code = 409
 
 
+class NotFound(Exception):
+	http_status_code = 404
+
+
+class IncorrectSitePath(NotFound):
+	"""frappe.exceptions.IncorrectSitePath: raised by frappe.init for a site without site_config.json."""
+
+
 class TooManyRequestsError(Exception):
 	http_status_code = 429
 
@@ -169,6 +177,30 @@ def has_permission(doctype=None, ptype="read", doc=None, user=None, throw=False,
 		msg = _("No permission for {0}").format(f"{doctype} {name}" if name else doctype)
 		globals()["throw"](msg, PermissionError)
 	return allowed
+
+
+def init(site: str, sites_path: str = ".", new_site: bool = False, force: bool = False) -> None:
+	"""frappe.init: the double has one site, the one ``_double.connect`` connected (a test's
+	namespace); it stays initialised. Any other site does not exist, as Frappe's get_site_config
+	says for a site folder without site_config.json."""
+	_double.lifecycle.append(("init", site))
+	if site != getattr(local, "site", None) and not new_site:
+		raise IncorrectSitePath(f"{site} does not exist")
+
+
+def connect(site: str | None = None, db_name: str | None = None, set_admin_as_user: bool = True) -> None:
+	"""frappe.connect: the double's database is already connected; like Frappe, become Administrator."""
+	if site:
+		init(site)
+	_double.lifecycle.append(("connect", site))
+	if set_admin_as_user:
+		set_user("Administrator")
+
+
+def destroy() -> None:
+	"""frappe.destroy: Frappe closes the connection and releases frappe.local; the double keeps its
+	one connection for the test that owns it and only records the call."""
+	_double.lifecycle.append(("destroy", getattr(local, "site", None)))
 
 
 def set_user(username: str) -> None:

@@ -10,6 +10,7 @@ import frappe
 user_roles: dict[str, set[str]] = {}
 records: dict[str, dict[str, dict]] = {}  # doctype -> name -> values, for DocTypes without a table here
 error_log: list = []
+lifecycle: list = []  # ("init", site), ("connect", site), ("destroy", site) calls, in order
 queues = {"short", "default", "long"}
 enqueue_handler: Callable | None = None
 _extra_hooks: dict[str, list] = {}
@@ -222,6 +223,7 @@ def reset() -> None:
 	user_roles.clear()
 	records.clear()
 	error_log.clear()
+	lifecycle.clear()
 	frappe.message_log.clear()
 	frappe.enqueued_jobs.clear()
 	frappe.flags.clear()

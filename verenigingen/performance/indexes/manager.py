@@ -205,6 +205,19 @@ class IndexManager:
 			)
 		)
 
+	def estimated_rows(self, tables: Iterable[str]) -> dict[str, int]:
+		"""The storage engine's estimate of each existing table's rows (``information_schema``, no scan)."""
+		names = sorted({validate_identifier(t, "table") for t in tables})
+		if not names:
+			return {}
+		marks = ", ".join(["%s"] * len(names))
+		rows = self.db.sql(
+			"SELECT table_name, table_rows FROM information_schema.tables "
+			f"WHERE table_schema=DATABASE() AND table_name IN ({marks})",
+			tuple(names),
+		)
+		return {name: int(count or 0) for name, count in rows}
+
 	def inspect(self, doctype: str) -> TableInfo:
 		"""Columns and indexes of a DocType's table; UnknownDocTypeError if there is no such table."""
 		tname = table_name(doctype)
@@ -453,6 +466,7 @@ class IndexManager:
 		created: list[ChangeOutcome] = []
 		for step, item in enumerate(creates):
 			spec = item.spec
+			before = None
 			fresh = self._plan_one(spec, self.inspect(spec.doctype))
 			if fresh.action != CREATE:
 				if fresh.action in BLOCKING:
@@ -463,11 +477,11 @@ class IndexManager:
 				outcomes.append(ChangeOutcome(spec.name, spec.table, "skipped", fresh.reason))
 				continue
 			label = f"{spec.table}.{spec.name}"
-			if progress:
-				progress(step, len(creates), 0.0, label)
-			before = self._measure_quietly(spec, measure_repeats)
-			outcome = ChangeOutcome(spec.name, spec.table, "created", item.reason, before=before)
+			outcome = ChangeOutcome(spec.name, spec.table, "created", item.reason)
 			try:
+				if progress:
+					progress(step, len(creates), 0.0, label)
+				outcome.before = before = self._measure_quietly(spec, measure_repeats)
 				outcome.ddl, outcome.duration_ms, outcome.locking = self._add_index(
 					spec,
 					allow_locking,
@@ -475,32 +489,40 @@ class IndexManager:
 				)
 			except BaseException as exc:
 				outcome.action = "failed"
-				outcome.reason = str(exc)
+				outcome.reason = str(exc) or type(exc).__name__
 				outcome.log = log.record(
 					action="Apply", outcome="Failed", index_name=spec.name, user=self.user,
 					reference_doctype=spec.doctype, table=spec.table, columns=spec.columns, catalog=spec.catalog,
-					ddl=spec.add_index_sql(), before=_dict(before), error=str(exc),
+					ddl=spec.add_index_sql(), before=_dict(before), error=outcome.reason,
 				)  # fmt: skip
-				self._undo(created, log, f"index {spec.name} failed: {exc}")
-				if isinstance(exc, OnlineDDLUnsupportedError | IndexConflictError):
-					raise
-				if isinstance(exc, Exception):
-					raise IndexApplyError(
-						f"adding {spec.name} to {spec.table} failed: {exc}; "
-						f"{len(created)} index(es) added earlier in this apply were dropped again"
-					) from exc
-				raise
-			outcome.after = self._measure_quietly(spec, measure_repeats)
-			outcome.log = log.record(
-				action="Apply", outcome="Success", index_name=spec.name, user=self.user,
-				reference_doctype=spec.doctype, table=spec.table, columns=spec.columns, catalog=spec.catalog,
-				created_by_tool=True, duration_ms=outcome.duration_ms, ddl=outcome.ddl,
-				before=_dict(before), after=_dict(outcome.after),
-			)  # fmt: skip
+				self._undo(created, log, f"index {spec.name} failed: {outcome.reason}")
+				_reraise(
+					exc,
+					f"adding {spec.name} to {spec.table} failed: {outcome.reason}; "
+					+ _dropped(created, "added earlier in this apply"),
+				)
+			# The index exists from here on: whatever stops the apply now (a failed measurement, an
+			# interrupt) drops it again with the others, so the change log never misses an index.
 			created.append(outcome)
-			outcomes.append(outcome)
-			if progress:
-				progress(step, len(creates), 1.0, label)
+			try:
+				outcome.after = self._measure_quietly(spec, measure_repeats)
+				outcome.log = log.record(
+					action="Apply", outcome="Success", index_name=spec.name, user=self.user,
+					reference_doctype=spec.doctype, table=spec.table, columns=spec.columns, catalog=spec.catalog,
+					created_by_tool=True, duration_ms=outcome.duration_ms, ddl=outcome.ddl,
+					before=_dict(before), after=_dict(outcome.after),
+				)  # fmt: skip
+				outcomes.append(outcome)
+				if progress:
+					progress(step, len(creates), 1.0, label)
+			except BaseException as exc:
+				reason = str(exc) or type(exc).__name__
+				self._undo(created, log, f"stopped after adding {spec.name}: {reason}")
+				_reraise(
+					exc,
+					f"the apply stopped after adding {spec.name} to {spec.table}: {reason}; "
+					+ _dropped(created, "this apply added"),
+				)
 		return outcomes
 
 	def _measure_quietly(self, spec: IndexSpec, repeats: int) -> Measurement | None:
@@ -662,6 +684,18 @@ class IndexManager:
 			"counts": counts,
 			"indexes": items,
 		}
+
+
+def _dropped(created: list[ChangeOutcome], which: str) -> str:
+	return f"{len(created)} index(es) {which} were dropped again" if created else "nothing was changed"
+
+
+def _reraise(exc: BaseException, message: str) -> None:
+	"""Raise what stopped an apply, once the indexes it added are dropped again: the index manager's
+	own errors and interrupts (KeyboardInterrupt) as they are, any other error as IndexApplyError."""
+	if isinstance(exc, OnlineDDLUnsupportedError | IndexConflictError) or not isinstance(exc, Exception):
+		raise exc
+	raise IndexApplyError(message) from exc
 
 
 def _cols(columns) -> str:
