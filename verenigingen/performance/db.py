@@ -23,8 +23,8 @@ from .locks import is_lock_wait_timeout, run_ddl, seconds_value, timeout_error
 _IDENTIFIER_RE = re.compile(r"^[A-Za-z0-9_ ]{1,64}$")
 # Statements that write nothing: reads, session settings, transaction control.
 _NO_WRITE_RE = re.compile(
-	r"^\s*(?:\(\s*)*(?:select|show|explain|describe|desc|begin|start\s+transaction|commit|rollback"
-	r"|set\s+(?!statement\b))\b",
+	r"^\s*(?:\(\s*)*(?:(?:select|show|explain|describe|desc|begin|start\s+transaction|commit|rollback)\b"
+	r"|set\s+(?!statement\b))",
 	re.IGNORECASE,
 )
 _ENDS_TRANSACTION_RE = re.compile(r"^\s*(?:commit|rollback)\b(?!\s+to\b)", re.IGNORECASE)
