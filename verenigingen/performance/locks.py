@@ -26,8 +26,9 @@ from dataclasses import dataclass
 from .exceptions import InvalidLockWaitError, MetadataLockTimeoutError
 
 LOCK_WAIT_TIMEOUT_CODE = 1205  # ER_LOCK_WAIT_TIMEOUT, also what a metadata lock wait ends with
+ACCESS_DENIED_CODES = (1142, 1227)  # a table, or the PROCESS privilege, this user may not use
 MAX_LISTED = 5  # connections a message names; the rest are counted
-STATEMENT_CHARS = 120  # characters of a holder's running statement (and of the DDL) a message shows
+STATEMENT_CHARS = 160  # characters of a holder's running statement (and of the DDL) a message shows
 
 _SESSIONS_SQL = (
 	"SELECT p.ID, p.USER, p.HOST, p.DB, p.COMMAND, p.TIME, p.STATE, LEFT(p.INFO, %s), "
@@ -106,6 +107,7 @@ class LockHolders:
 	holders: tuple[LockHolder, ...]
 	exact: bool
 	problem: str | None = None  # why the lookup could not run, if it could not
+	denied: bool = False  # it could not because this user may not see other connections
 
 	def describe(self) -> str:
 		if self.problem:
@@ -133,6 +135,12 @@ def seconds_value(value, what: str = "lock_wait_timeout") -> int:
 	if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value < 0:
 		raise InvalidLockWaitError(f"{what} must be a number of seconds >= 0, got {value!r}")
 	return math.ceil(value)
+
+
+def error_code(exc: BaseException) -> int | None:
+	"""The server's error number of a PyMySQL error, if it carries one."""
+	args = getattr(exc, "args", ())
+	return args[0] if args and isinstance(args[0], int) and not isinstance(args[0], bool) else None
 
 
 def is_lock_wait_timeout(exc: BaseException) -> bool:
@@ -197,6 +205,12 @@ def find_lock_holders(db, schema: str, tables: Iterable[str] | str | None = None
 			holders = [_with_locks(sessions.get(cid), cid, locks) for cid, locks in sorted(held.items())]
 			return LockHolders(target, tuple(holders), True)
 	except Exception as exc:  # the lookup explains a failure; its own failure must not hide that one
+		if error_code(exc) in ACCESS_DENIED_CODES:
+			return LockHolders(
+				target, (), False, "the lock holders could not be looked up: this database user may not see "
+				"other connections (it needs the PROCESS privilege: GRANT PROCESS ON *.* TO the user)",
+				denied=True,
+			)  # fmt: skip
 		return LockHolders(target, (), False, f"the lock holders could not be looked up: {exc}")
 	candidates = [
 		s
@@ -291,9 +305,14 @@ def timeout_error(
 			timeout = None
 	found = find_lock_holders(db, schema, tables)
 	waited = f" after {timeout:g} s" if timeout is not None else ""
+	advice = (
+		"End that transaction (commit or roll back, or KILL the connection) and try again"
+		if found.holders
+		else "Try again once the transaction holding it has ended"
+	)
 	error = MetadataLockTimeoutError(
 		f"{_short(statement)} gave up{waited} waiting for a metadata lock on {found.target}: "
-		f"{found.describe()}. End that transaction (commit or roll back, or KILL the connection) and try again"
+		f"{found.describe()}. {advice}"
 	)
 	error.statement = statement
 	error.holders = found.holders

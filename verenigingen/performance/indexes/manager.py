@@ -28,9 +28,9 @@ from ..exceptions import (
 	UnknownColumnError,
 	UnknownDocTypeError,
 )
-from ..locks import LockHolder, seconds_value
+from ..locks import LockHolder, error_code, seconds_value
 from .changelog import ChangeLog
-from .ddl import OnlineDDL, error_code
+from .ddl import OnlineDDL
 from .redundancy import IndexInfo, RedundantIndex, find_redundant, table_indexes
 from .spec import IndexSpec, drop_index_sql
 
