@@ -156,7 +156,7 @@ def is_lock_wait_timeout(exc: BaseException) -> bool:
 		if args and args[0] == LOCK_WAIT_TIMEOUT_CODE and not isinstance(args[0], bool):
 			return True
 		todo += [a for a in args[:1] if isinstance(a, BaseException)]
-		todo += [error.__cause__, error.__context__]
+		todo.append(error.__cause__)  # not __context__: an error raised while handling one is its own
 	return False
 
 
