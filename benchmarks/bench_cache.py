@@ -7,7 +7,8 @@
 
     python benchmarks/bench_cache.py [--samples 10000] [--entries 100000] [--members 100000]
 
-The dataset database (--database) is reused when it already holds --members members.
+The dataset database (--database) is reused when it already holds --members members (kept
+afterwards; its handle is read-only and autocommitted, and closed however the run ends).
 """
 
 import argparse
@@ -193,20 +194,23 @@ def bench_member_summary(client, db, samples_uncached: int, samples_cached: int)
 
 def _dataset(args) -> PyMySQLDatabase:
 	server = database_settings()
-	admin = PyMySQLDatabase(**server, autocommit=True)
-	admin.sql(
-		f"CREATE DATABASE IF NOT EXISTS `{args.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-	)
-	admin.close()
+	with PyMySQLDatabase(**server, autocommit=True) as admin:
+		admin.sql(
+			f"CREATE DATABASE IF NOT EXISTS `{args.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+		)
 	db = PyMySQLDatabase(**server, database=args.database, autocommit=True)
 	try:
-		count = db.sql("SELECT COUNT(*) FROM `tabMember`")[0][0]
-	except Exception:  # no table yet: create below
-		count = None
-	if count != args.members:
-		print(f"   generating {args.members:,} members into {args.database} ...", flush=True)
-		create_app_tables(db, drop_existing=True)
-		generate_dataset(db, members=args.members, seed=DATASET_SEED)
+		if not db.sql("SHOW TABLES LIKE 'tabMember'"):
+			count = None
+		else:
+			count = db.sql("SELECT COUNT(*) FROM `tabMember`")[0][0]
+		if count != args.members:
+			print(f"   generating {args.members:,} members into {args.database} ...", flush=True)
+			create_app_tables(db, drop_existing=True)
+			generate_dataset(db, members=args.members, seed=DATASET_SEED)
+	except BaseException:
+		db.close()
+		raise
 	return db
 
 
@@ -229,8 +233,15 @@ def main(argv=None) -> int:
 	validate_identifier(args.database, "database")
 	skip = set(filter(None, args.skip.split(",")))
 	client = redis_py.Redis(**redis_settings())
-	client.ping()
+	try:
+		client.ping()
+		run(args, skip, client)
+	finally:
+		client.close()
+	return 0
 
+
+def run(args, skip: set, client) -> None:
 	if "hit" not in skip:
 		print(f"1. Hit latency, median of {args.samples:,} interleaved samples")
 		r = bench_hit(client, args.samples)
@@ -258,26 +269,30 @@ def main(argv=None) -> int:
 	if "summary" not in skip:
 		print(f"3. get_member_summary on {args.members:,} members: cached (hits) vs uncached query")
 		db = _dataset(args)
-		if args.with_indexes:
-			from verenigingen.performance.indexes import IndexManager, catalog
+		try:
+			summary_part(args, client, db)
+		finally:
+			db.close()
 
-			manager = IndexManager(db, user="bench_cache")
-			print("   applying the index manager's catalogs ...", flush=True)
-			manager.apply(manager.plan(catalog("all")), measure_repeats=1)
-		indexed = db.sql(
-			"SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() "
-			"AND table_name = 'tabMember Payment' AND column_name = 'member' AND seq_in_index = 1"
-		)[0][0]
-		print(
-			f"   `tabMember Payment`.member {'is' if indexed else 'is NOT'} indexed (the index manager adds it)"
-		)
-		r = bench_member_summary(client, db, args.uncached_samples, max(1000, args.samples // 10))
-		print(f"   uncached query (median of {r['n_uncached']})   {_us(r['uncached'])}")
-		print(
-			f"   cached hit (median of {r['n_cached']:,})     {_us(r['cached'])}   speed-up {r['ratio']:,.1f}x"
-		)
-		db.close()
-	return 0
+
+def summary_part(args, client, db) -> None:
+	"""Part 3 on an open dataset handle (closed by the caller)."""
+	if args.with_indexes:
+		from verenigingen.performance.indexes import IndexManager, catalog
+
+		manager = IndexManager(db, user="bench_cache")
+		print("   applying the index manager's catalogs ...", flush=True)
+		manager.apply(manager.plan(catalog("all")), measure_repeats=1)
+	indexed = db.sql(
+		"SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() "
+		"AND table_name = 'tabMember Payment' AND column_name = 'member' AND seq_in_index = 1"
+	)[0][0]
+	print(
+		f"   `tabMember Payment`.member {'is' if indexed else 'is NOT'} indexed (the index manager adds it)"
+	)
+	r = bench_member_summary(client, db, args.uncached_samples, max(1000, args.samples // 10))
+	print(f"   uncached query (median of {r['n_uncached']})   {_us(r['uncached'])}")
+	print(f"   cached hit (median of {r['n_cached']:,})     {_us(r['cached'])}   speed-up {r['ratio']:,.1f}x")
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from verenigingen.performance.dataset import generate_dataset
-from verenigingen.performance.db import PyMySQLDatabase
+from verenigingen.performance.db import PyMySQLDatabase, drop_database, validate_identifier
 from verenigingen.performance.environment import database_settings
 from verenigingen.performance.profiler import ProfilingDatabase, profile_member
 from verenigingen.performance.schema import create_app_tables
@@ -40,11 +40,15 @@ def main() -> int:
 	p = argparse.ArgumentParser(description=__doc__)
 	p.add_argument("--members", type=int, default=20_000)
 	p.add_argument("--repeats", type=int, default=60)
+	p.add_argument("--database", default=f"vbench_profiler_{os.getpid()}", help="scratch database (dropped)")
 	args = p.parse_args()
+	if args.members < 1 or args.repeats < 1:
+		p.error("--members and --repeats must be at least 1")
+	name = validate_identifier(args.database, "database")
 	settings = database_settings()
-	name = f"vbench_profiler_{os.getpid()}"
 	admin = PyMySQLDatabase(**settings, autocommit=True)
 	admin.sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+	db = None
 	try:
 		db = PyMySQLDatabase(**settings, database=name)
 		create_app_tables(db)
@@ -88,10 +92,13 @@ def main() -> int:
 		print(f"{'comparison':50} {'first ms':>10} {'second ms':>10} {'ratio':>8}")
 		for label, first, second in rows:
 			print(f"{label:50} {first:10.3f} {second:10.3f} {second / first:7.2f}x")
-		db.close()
-	finally:
-		admin.sql(f"DROP DATABASE IF EXISTS `{name}`")
-		admin.close()
+	finally:  # close first: the drop would otherwise wait for this handle's own locks
+		if db is not None:
+			db.close()
+		try:
+			drop_database(admin, name)
+		finally:
+			admin.close()
 	return 0
 
 

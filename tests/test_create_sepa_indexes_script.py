@@ -71,3 +71,32 @@ def test_failures_exit_non_zero(target):
 	assert missing.returncode == 2 and "cannot connect" in missing.stderr
 	usage = run("--catalog", "fast", "--database", target.database_name)
 	assert usage.returncode == 2 and "invalid choice" in usage.stderr
+
+
+def test_an_open_transaction_stops_the_script_or_times_out_with_wait(target):
+	from verenigingen.performance.db import PyMySQLDatabase
+
+	from .lockwait import settled
+
+	name = target.database_name
+	holder = PyMySQLDatabase(**db_settings(name))
+	try:
+		holder.sql("SELECT COUNT(*) FROM `tabSEPA Mandate`")
+		holder_id = holder.connection.thread_id()
+		settled(target, holder_id, name, "tabSEPA Mandate")
+		refused = run("--database", name, "--old-transaction-seconds", "0", "--repeats", "0")
+		assert refused.returncode == 1
+		assert "not starting the online ALTER TABLE" in refused.stderr
+		assert f"connection {holder_id} (" in refused.stderr and "--wait" in refused.stderr
+		waited = run("--database", name, "--wait", "--lock-wait-timeout", "1", "--repeats", "0")
+		assert waited.returncode == 1
+		assert "gave up after 1 s waiting for a metadata lock" in waited.stderr
+		assert f"connection {holder_id} (" in waited.stderr
+	finally:
+		holder.rollback()
+		holder.close()
+	assert {"idx_payment_sepa_batch", "idx_mandate_status_expiry"}.isdisjoint(
+		_indexes(target, "tabMember Payment") | _indexes(target, "tabSEPA Mandate")
+	)
+	usage = run("--database", name, "--lock-wait-timeout", "-1")
+	assert usage.returncode == 2 and "--lock-wait-timeout" in usage.stderr

@@ -83,9 +83,18 @@ class FrappeDatabase:
 		return count
 
 	def ddl(self, query: str) -> None:
-		"""DDL never runs inside a transaction with pending writes: commit first, as Frappe requires."""
+		"""DDL never runs inside a transaction with pending writes: commit first, as Frappe requires.
+		A metadata lock wait that gives up (Frappe raises QueryTimeoutError for it) becomes the
+		core's MetadataLockTimeoutError naming the connection that holds the lock."""
+		from verenigingen.performance.locks import is_lock_wait_timeout, timeout_error
+
 		frappe.db.commit()
-		frappe.db.sql_ddl(query)
+		try:
+			frappe.db.sql_ddl(query)
+		except Exception as exc:
+			if not is_lock_wait_timeout(exc):
+				raise
+			raise timeout_error(self, query) from exc
 
 	def commit(self) -> None:
 		frappe.db.commit()
@@ -146,6 +155,30 @@ def recording_queries():
 		yield records
 	finally:
 		del db.sql
+
+
+def config_seconds(key: str, default: float) -> int:
+	"""A number of seconds from site config (``default`` when unset); a bad value names the key."""
+	from verenigingen.performance.locks import seconds_value
+
+	return seconds_value(site_config(key, default), f"site config {key}")
+
+
+def index_manager(user: str):
+	"""The site's IndexManager: its lock wait timeout and old-transaction threshold come from site
+	config (``verenigingen_index_lock_wait_timeout``, ``verenigingen_index_old_transaction_seconds``)
+	over the core's defaults."""
+	from verenigingen.performance import defaults as d
+	from verenigingen.performance.indexes import IndexManager
+
+	return IndexManager(
+		database(),
+		user=user,
+		lock_wait_timeout=config_seconds(d.INDEX_LOCK_WAIT_TIMEOUT_CONFIG_KEY, d.INDEX_LOCK_WAIT_TIMEOUT),
+		old_transaction_seconds=config_seconds(
+			d.INDEX_OLD_TRANSACTION_CONFIG_KEY, d.INDEX_OLD_TRANSACTION_SECONDS
+		),
+	)
 
 
 def in_web_request() -> bool:

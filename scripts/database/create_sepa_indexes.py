@@ -10,6 +10,10 @@ or inside a bench (from ``frappe-bench/``)::
     python apps/verenigingen/scripts/database/create_sepa_indexes.py --site mysite.local
 
 Prints the plan as a table, a progress bar while the DDL runs, and a before/after table.
+Transactions open for --old-transaction-seconds on the database stop the DDL before it starts
+(they would hold it up, and every query on the table behind it) unless --wait is given; each DDL
+waits at most --lock-wait-timeout seconds for its metadata lock and then names the connection
+holding it.
 Exit status: 0 done, 1 the plan or the DDL failed (nothing half-done is left), 2 bad usage or no connection.
 """
 
@@ -20,7 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from verenigingen.performance.defaults import INDEX_APPLY_MEASURE_REPEATS
+from verenigingen.performance.defaults import (
+	INDEX_APPLY_MEASURE_REPEATS,
+	INDEX_LOCK_WAIT_TIMEOUT,
+	INDEX_OLD_TRANSACTION_SECONDS,
+)
 from verenigingen.performance.environment import database_settings
 from verenigingen.performance.exceptions import DatabaseConnectionError, PerformanceError
 from verenigingen.performance.indexes import IndexManager, catalog, compare
@@ -58,11 +66,28 @@ def parse_args(argv=None) -> argparse.Namespace:
 		help="probe runs before and after (0: skip)",
 	)
 	p.add_argument("--as-user", default="Administrator", help="who the change log records")
+	p.add_argument(
+		"--lock-wait-timeout",
+		type=float,
+		default=INDEX_LOCK_WAIT_TIMEOUT,
+		help=f"seconds each DDL waits for a metadata lock (default {INDEX_LOCK_WAIT_TIMEOUT})",
+	)
+	p.add_argument(
+		"--old-transaction-seconds",
+		type=float,
+		default=INDEX_OLD_TRANSACTION_SECONDS,
+		help=f"transactions open this long stop the DDL unless --wait (default {INDEX_OLD_TRANSACTION_SECONDS})",
+	)
+	p.add_argument(
+		"--wait", action="store_true", help="go ahead despite old transactions (waiting up to the timeout)"
+	)
 	args = p.parse_args(argv)
 	if bool(args.site) == bool(args.database):
 		p.error("give either --database (standalone) or --site (inside a bench)")
 	if args.repeats < 0:
 		p.error("--repeats must be 0 or more")
+	if args.lock_wait_timeout < 0 or args.old_transaction_seconds < 0:
+		p.error("--lock-wait-timeout and --old-transaction-seconds must be 0 or more")
 	return args
 
 
@@ -145,9 +170,14 @@ def main(argv=None) -> int:
 
 
 def run(args, db) -> int:
-	manager = IndexManager(db, user=args.as_user)
+	manager = IndexManager(
+		db,
+		user=args.as_user,
+		lock_wait_timeout=args.lock_wait_timeout,
+		old_transaction_seconds=args.old_transaction_seconds,
+	)
 	if args.rollback:
-		outcomes = manager.rollback(dry_run=args.dry_run)
+		outcomes = manager.rollback(dry_run=args.dry_run, wait_for_transactions=args.wait)
 		print(
 			render_table(
 				["index", "table", "action", "reason"],
@@ -189,7 +219,11 @@ def run(args, db) -> int:
 
 	try:
 		outcomes = manager.apply(
-			plan, allow_locking=args.allow_locking, progress=progress, measure_repeats=args.repeats
+			plan,
+			allow_locking=args.allow_locking,
+			progress=progress,
+			measure_repeats=args.repeats,
+			wait_for_transactions=args.wait,
 		)
 	finally:
 		bar.close()

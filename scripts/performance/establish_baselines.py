@@ -97,11 +97,14 @@ def _standalone(args):
 	validate_identifier(args.database, "database")
 	server = dict(host=args.host, port=args.port, user=args.user, password=args.password)
 	admin = PyMySQLDatabase(**server, autocommit=True)
-	admin.sql(
-		f"CREATE DATABASE IF NOT EXISTS `{args.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-	)
-	admin.close()
+	try:
+		admin.sql(
+			f"CREATE DATABASE IF NOT EXISTS `{args.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+		)
+	finally:
+		admin.close()
 	db = PyMySQLDatabase(**server, database=args.database)
+	_CLEANUP.append(db.close)  # closed when main() ends, however it ends: no transaction left open
 	create_app_tables(db)
 	have = db.sql("SELECT COUNT(*) FROM `tabMember`")[0][0]
 	if not (args.reuse and have == args.members):
@@ -158,6 +161,7 @@ def _in_site(args):
 
 	enter_sites_folder(args)
 	frappe.init(site=args.site)
+	_CLEANUP.append(frappe.destroy)  # closes frappe.db when main() ends
 	frappe.connect()
 	suite = bl.Suite(frappe_bridge.database(), frappe_bridge.redis_client(), frappe_bridge.namespace())
 	return suite, {"site": args.site}

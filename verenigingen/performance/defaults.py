@@ -9,6 +9,14 @@ DATASET_SEED = 42  # seed of the demo and benchmark datasets
 DEMO_MEMBERS = 20_000  # members the README's main job seeds by default (a couple of minutes end to end)
 BENCHMARK_MEMBERS = 100_000  # members of the reference dataset of benchmarks and baselines
 
+# ---------------------------------------------------------------- database handles and DDL (db.py, locks.py)
+DB_LOCK_WAIT_TIMEOUT = (
+	30  # seconds a standalone handle's statements wait for a metadata lock (MariaDB's default: a year)
+)
+CLEANUP_LOCK_WAIT_TIMEOUT = (
+	30  # seconds a cleanup DROP (benchmarks, scripts, tests) waits before naming the lock holder
+)
+
 # ---------------------------------------------------------------- profiler
 PROFILER_N_PLUS_ONE_MIN_REPEATS = 4  # a normalised statement repeated this often (more than 3) is an N+1
 PROFILER_N_PLUS_ONE_MEDIUM = 10  # repeats from which an N+1 pattern is of medium severity
@@ -105,6 +113,15 @@ INDEX_MIN_ROWS_FOR_COMPARISON = 10_000  # below this many table rows a before/af
 INDEX_LOCK_WAIT_TIMEOUT = 30  # seconds index DDL waits for a metadata lock before giving up
 INDEX_CONFIRM_ROWS = 1_000_000  # `bench ... indexes apply` asks for --yes on a table with more rows than this
 INDEX_CONFIRM_ROWS_CONFIG_KEY = "verenigingen_index_confirm_rows"  # site config: overrides INDEX_CONFIRM_ROWS
+INDEX_LOCK_WAIT_TIMEOUT_CONFIG_KEY = (
+	"verenigingen_index_lock_wait_timeout"  # site config override of the above
+)
+INDEX_OLD_TRANSACTION_SECONDS = (
+	60  # a transaction this old on the table's database stops an online ALTER (unless told to wait)
+)
+INDEX_OLD_TRANSACTION_CONFIG_KEY = (
+	"verenigingen_index_old_transaction_seconds"  # site config override of the above
+)
 INDEX_AUTO_APPLY_CONFIG_KEY = "verenigingen_auto_index"  # site config flag: false turns automatic apply off
 INDEX_API_RATE_LIMIT = 30  # calls of database_index_manager_api per user and window
 INDEX_API_RATE_WINDOW = 3600  # seconds of the API's rate-limit window

@@ -89,6 +89,18 @@ class IndexApplyError(PerformanceError):
 	"""Adding an index failed; the indexes this apply had added were dropped again."""
 
 
+class MetadataLockTimeoutError(PerformanceError):
+	"""DDL gave up waiting (lock_wait_timeout) for a metadata lock another connection holds; it names that connection."""
+
+
+class OpenTransactionsError(PerformanceError):
+	"""Transactions older than the threshold are open on the database an online DDL would change; it was not started."""
+
+
+class InvalidLockWaitError(PerformanceError, ValueError):
+	"""A lock wait timeout or transaction age threshold is not a number of seconds >= 0."""
+
+
 class InvalidJobError(PerformanceError, ValueError):
 	"""A job was submitted with a bad method, arguments, priority, id, retry policy or timeout."""
 

@@ -44,16 +44,6 @@ def main(argv=None) -> int:
 
 	args = parse_args(argv)
 	server = dict(host=args.host, port=args.port, user=args.user, password=args.password)
-	try:
-		admin = PyMySQLDatabase(**server, autocommit=True)
-		admin.sql(
-			f"CREATE DATABASE IF NOT EXISTS `{args.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-		)
-		admin.close()
-		db = PyMySQLDatabase(**server, database=args.database)
-	except PerformanceError as exc:
-		print(f"error: {exc}", file=sys.stderr)
-		return 2
 	redis_settings = dict(host=args.redis_host, port=args.redis_port)
 	client = redis.Redis(**redis_settings, socket_timeout=10)
 	try:
@@ -61,19 +51,32 @@ def main(argv=None) -> int:
 	except redis.ConnectionError as exc:
 		print(f"error: Redis is not reachable at {args.redis_host}:{args.redis_port}: {exc}", file=sys.stderr)
 		return 2
-	env = ShowcaseEnv(
-		db=db, redis=client, namespace=f"{args.database}-showcase", members=args.members, seed=args.seed,
-		db_settings={**server, "database": args.database}, redis_settings=redis_settings,
-	)  # fmt: skip
-	wanted = args.steps.split(",")
-	started = time.perf_counter()
-	for name, target in STEPS:
-		if name not in wanted:
-			continue
-		module, func = target.split(":")
-		getattr(importlib.import_module(module), func)(env)
-	env.heading(f"Done in {time.perf_counter() - started:.1f} s")
-	db.close()
+	try:
+		with PyMySQLDatabase(**server, autocommit=True) as admin:
+			admin.sql(
+				f"CREATE DATABASE IF NOT EXISTS `{args.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+			)
+		db = PyMySQLDatabase(**server, database=args.database)
+	except PerformanceError as exc:
+		client.close()
+		print(f"error: {exc}", file=sys.stderr)
+		return 2
+	try:
+		env = ShowcaseEnv(
+			db=db, redis=client, namespace=f"{args.database}-showcase", members=args.members, seed=args.seed,
+			db_settings={**server, "database": args.database}, redis_settings=redis_settings,
+		)  # fmt: skip
+		wanted = args.steps.split(",")
+		started = time.perf_counter()
+		for name, target in STEPS:
+			if name not in wanted:
+				continue
+			module, func = target.split(":")
+			getattr(importlib.import_module(module), func)(env)
+		env.heading(f"Done in {time.perf_counter() - started:.1f} s")
+	finally:  # however the steps end, no connection (or transaction) of the main job stays behind
+		db.close()
+		client.close()
 	return 0
 
 

@@ -72,6 +72,14 @@ class CharacterLengthExceededError(ValidationError):
 	"""frappe.exceptions.CharacterLengthExceededError: a value is longer than its varchar column."""
 
 
+class QueryTimeoutError(Exception):
+	"""frappe.exceptions.QueryTimeoutError: Database.sql raises it, ``from`` PyMySQL's error, for ER_LOCK_WAIT_TIMEOUT."""
+
+
+class QueryDeadlockError(Exception):
+	"""frappe.exceptions.QueryDeadlockError: Database.sql raises it, ``from`` PyMySQL's error, for ER_LOCK_DEADLOCK."""
+
+
 class FrappeTypeError(TypeError):
 	"""frappe.exceptions.FrappeTypeError: a whitelisted call's argument does not fit its annotation."""
 

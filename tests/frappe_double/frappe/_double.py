@@ -81,7 +81,9 @@ class Database:
 
 		Mirrors v15 Database.sql: values left out mean none; anything that is not a tuple, dict or
 		list (an explicit None included) becomes a one-element tuple, so ``sql(q, None)`` on a
-		query without placeholders fails in PyMySQL as on a real site."""
+		query without placeholders fails in PyMySQL as on a real site. A lock wait timeout (1205)
+		or deadlock (1213) is re-raised as frappe.QueryTimeoutError / QueryDeadlockError from
+		PyMySQL's error, as ``Database.sql`` does (frappe/database/database.py, is_timedout)."""
 		if values is EmptyQueryValues:
 			values = None
 		elif not isinstance(values, tuple | dict | list):
@@ -101,7 +103,14 @@ class Database:
 			self.transaction_writes += 1
 		self.queries.append(query)
 		with self._conn.cursor(pymysql.cursors.DictCursor if as_dict else pymysql.cursors.Cursor) as cur:
-			cur.execute(query, values)
+			try:
+				cur.execute(query, values)
+			except pymysql.err.OperationalError as e:
+				if e.args[0] == 1213:  # ER_LOCK_DEADLOCK
+					raise frappe.QueryDeadlockError(e) from e
+				if e.args[0] == 1205:  # ER_LOCK_WAIT_TIMEOUT
+					raise frappe.QueryTimeoutError(e) from e
+				raise
 			rows = cur.fetchall()
 		if as_dict:
 			return [frappe._dict(r) for r in rows]
