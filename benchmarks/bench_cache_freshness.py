@@ -22,7 +22,7 @@ import redis as redis_py
 
 from verenigingen.performance.cache import SecurityAwareCache
 from verenigingen.performance.context import SecurityContext
-from verenigingen.performance.db import PyMySQLDatabase
+from verenigingen.performance.db import PyMySQLDatabase, drop_database
 from verenigingen.performance.environment import database_settings, redis_settings
 from verenigingen.performance.invalidation import InvalidationBatch
 from verenigingen.performance.keys import unlink_site
@@ -89,11 +89,15 @@ def bench_transaction(client, db, samples: int) -> tuple[float, float]:
 def main(argv=None) -> int:
 	p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
 	p.add_argument("--samples", type=int, default=2000, help="pairs timed per comparison (default 2000)")
+	p.add_argument(
+		"--database", default=None, help="scratch database to create and drop (default: a new name)"
+	)
 	args = p.parse_args(argv)
 	client = redis_py.Redis(**redis_settings())
 	admin = PyMySQLDatabase(**database_settings(), autocommit=True)
-	name = f"vbench_fresh_{uuid.uuid4().hex[:8]}"
+	name = args.database or f"vbench_fresh_{uuid.uuid4().hex[:8]}"
 	admin.sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+	db = None
 	try:
 		db = PyMySQLDatabase(**database_settings(name))
 		create_app_tables(db)
@@ -107,10 +111,12 @@ def main(argv=None) -> int:
 		print(
 			f"                                with row and marker    {_us(outboxed)}  ({outboxed / plain:.2f}x)"
 		)
-		db.close()
 	finally:
-		admin.sql(f"DROP DATABASE IF EXISTS `{name}`")
+		if db is not None:
+			db.close()
+		drop_database(admin, name)
 		admin.close()
+		client.close()
 	return 0
 
 

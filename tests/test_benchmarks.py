@@ -20,6 +20,7 @@ def _args(name: str, database: str) -> list[str]:
 			"--samples", "20", "--entries", "100", "--members", "30", "--uncached-samples", "3",
 			"--database", database,
 		],
+		"bench_cache_freshness.py": ["--samples", "20", "--database", database],
 		"bench_field_validator.py": ["--files", "6", "--doctypes", "2"],
 		"bench_indexes.py": ["--members", "60", "--repeats", "1", "--database", database],
 		"bench_jobs.py": ["--jobs", "8", "--workers", "1", "--rounds", "1"],

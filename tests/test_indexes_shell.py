@@ -309,7 +309,9 @@ def test_migrate_leaves_the_indexes_for_later_while_an_old_transaction_is_open(f
 		assert report["created"] == [] and len(report["missing"]) == 8
 		assert "not starting the online ALTER TABLE" in report["deferred"]
 		assert f"connection {holder_id} (" in report["deferred"]
-		logged = frappe.db.sql("SELECT `method` FROM `tabError Log` WHERE `method` LIKE 'verenigingen index%%'")
+		logged = frappe.db.sql(
+			"SELECT `method` FROM `tabError Log` WHERE `method` LIKE 'verenigingen index%%'"
+		)
 		assert [r[0] for r in logged] == ["verenigingen index catalog deferred"]
 		assert "idx_payment_member_date" not in _index_names("tabMember Payment")
 	finally:
