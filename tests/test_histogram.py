@@ -186,12 +186,16 @@ def test_a_failed_write_keeps_samples_within_a_bound():
 	buf = SampleBuffer(max_samples=4, max_age=3600, max_pending=6)
 	for _ in range(3):
 		buf.add(store, [Sample("request", 1.0)])
-	with pytest.raises(redis_py.ConnectionError):
-		buf.add(store, [Sample("request", 1.0)])  # the 4th makes it due; Redis is down
-	assert len(buf) == 4 and buf.dropped == 0  # kept for the next flush
-	with pytest.raises(redis_py.ConnectionError):
-		buf.add(store, [Sample("request", 1.0), Sample("request", 1.0), Sample("request", 1.0)])
+	assert buf.add(store, [Sample("request", 1.0)]) == 0  # the 4th makes it due; Redis is down
+	assert len(buf) == 4 and buf.dropped == 0 and buf.failed_flushes == 1  # kept for the next flush
+	assert "ConnectionError" in buf.last_error
+	buf.add(store, [Sample("request", 1.0), Sample("request", 1.0), Sample("request", 1.0)])
 	assert len(buf) == 6 and buf.dropped == 1  # bounded: the oldest went
+	assert buf.failed_flushes == 2 and buf.breaker.state == "open"
+	buf.add(store, [Sample("request", 1.0)])  # the breaker is open: not even tried
+	assert buf.failed_flushes == 2
+	with pytest.raises(redis_py.ConnectionError):  # an explicit flush says why it failed
+		buf.flush(store)
 
 
 def test_buffer_settings_are_checked():

@@ -27,7 +27,7 @@ def site_cache() -> SecurityAwareCache:
 	cache = _sites.get(key)
 	if cache is None or cache.redis is not redis:
 		settings = bridge.cache_settings()
-		cache = SecurityAwareCache(redis, namespace, **settings)
+		cache = SecurityAwareCache(redis, namespace, call_timeout=bridge.redis_timeout(), **settings)
 		with _sites_lock:
 			_sites[key] = cache
 	return cache
