@@ -1,9 +1,11 @@
 """Command line: ``production_field_validator.py PATH... --app PATH --format text|json|sarif``.
 
-Exit status: 0 without findings, 1 with findings, 2 when called wrongly.
+Exit status: 0 without findings, 1 with findings, 2 when called wrongly or when a file cannot be
+read or parsed (unless ``--skip-unparseable``: such files are then listed and left out).
 """
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -21,7 +23,8 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 def build_parser() -> argparse.ArgumentParser:
 	parser = argparse.ArgumentParser(
 		prog="production_field_validator",
-		description="Find references to DocType fields that do not exist, in Python and form-script JS.",
+		description="Find references to DocType fields that do not exist, in Python and form-script JS. "
+		"Exit status: 0 no findings, 1 findings, 2 bad usage or a file that cannot be read or parsed.",
 	)
 	parser.add_argument("paths", nargs="*", metavar="PATH", help="files or folders to check (default: .)")
 	parser.add_argument(
@@ -45,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
 		metavar="PATTERN",
 		help="skip files or folders matching this glob or path prefix (relative to the current folder)",
 	)
+	parser.add_argument(
+		"--skip-unparseable",
+		action="store_true",
+		help="list files that cannot be read or parsed (not UTF-8, a syntax error) and go on without "
+		"them, instead of failing with exit status 2",
+	)
 	parser.add_argument("--timing", action="store_true", help="print the time taken to stderr")
 	return parser
 
@@ -58,10 +67,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 	started = time.perf_counter()
 	root = Path.cwd()
 	try:
+		if args.write_baseline:
+			_check_writable(args.write_baseline, "--write-baseline")
 		schema = load_schema(args.app or [root])
 		files = collect_files(args.paths or ["."], args.exclude, root)
 		result = check_files(schema, files, root)
 		findings = result.findings
+		if result.errors and not args.skip_unparseable:
+			for error in result.errors:
+				print(f"production_field_validator: error: {error}", file=sys.stderr)
+			print(
+				f"production_field_validator: {len(result.errors)} file(s) could not be read or parsed; "
+				"fix them, or pass --skip-unparseable to check the others",
+				file=sys.stderr,
+			)
+			return EXIT_USAGE
 		if args.write_baseline:
 			write_baseline(args.write_baseline, findings, root)
 			print(f"wrote {len(findings)} finding(s) to {args.write_baseline}", file=sys.stderr)
@@ -76,6 +96,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 		elapsed = time.perf_counter() - started
 		print(f"checked {result.files_checked} file(s) in {elapsed:.2f} s", file=sys.stderr)
 	return EXIT_FINDINGS if findings else EXIT_OK
+
+
+def _check_writable(path: str, flag: str) -> None:
+	"""Fail before the scan, not after it, when ``path`` cannot be written."""
+	target = Path(path)
+	folder = target.parent
+	if target.is_dir():
+		raise ValidatorUsageError(f"{flag} {path}: is a folder, not a file")
+	if not folder.is_dir():
+		raise ValidatorUsageError(f"{flag} {path}: the folder {folder} does not exist")
+	if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+		raise ValidatorUsageError(f"{flag} {path}: not writable")
 
 
 if __name__ == "__main__":

@@ -84,9 +84,17 @@ def check_files(schema: Schema, files: Iterable[Path], base: Path | None = None)
 		except ValueError:
 			display = str(path)
 		try:
-			source = path.read_text(encoding="utf-8")
-		except (OSError, UnicodeDecodeError) as exc:
-			total.errors.append(f"{display}: cannot read: {exc}")
+			data = path.read_bytes()
+		except OSError as exc:
+			total.errors.append(f"{display}: cannot read: {exc.strerror or exc}")
+			continue
+		try:
+			source = data.decode("utf-8")
+		except UnicodeDecodeError as exc:
+			line = data[: exc.start].count(b"\n") + 1
+			total.errors.append(
+				f"{display}: cannot read: line {line}: not UTF-8 (byte 0x{data[exc.start]:02x})"
+			)
 			continue
 		total.extend(check_source(schema, path, source, display))
 	total.findings.sort()
