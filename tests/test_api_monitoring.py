@@ -61,8 +61,8 @@ def test_request_hooks_feed_the_summary_with_one_redis_call(frappe_site, monkeyp
 	from verenigingen import frappe_bridge as bridge
 	from verenigingen import monitoring
 	from verenigingen.api.monitoring import get_performance_summary
-	from verenigingen.performance.histogram import SampleBuffer
 	from verenigingen.performance.monitoring import request_samples
+	from verenigingen.performance.samples import SampleBuffer
 
 	# A buffer of 32 requests' samples that never flushes by age: the count decides when Redis is called.
 	per_request = len(request_samples("/api/method/verenigingen.api.x", 1.0, 200))

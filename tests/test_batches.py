@@ -11,7 +11,8 @@ from verenigingen.performance.breaker import CircuitBreaker
 from verenigingen.performance.cache import SecurityAwareCache
 from verenigingen.performance.context import SecurityContext
 from verenigingen.performance.environment import redis_settings
-from verenigingen.performance.histogram import MetricStore, Sample, SampleBuffer
+from verenigingen.performance.histogram import MetricStore, Sample
+from verenigingen.performance.samples import SampleBuffer
 
 from .redisproxy import ReplyLosingProxy
 

@@ -200,7 +200,7 @@ def test_the_request_hook_never_hangs_on_a_dead_redis(kind, dead_site):
 	import frappe
 
 	from verenigingen import monitoring
-	from verenigingen.performance.histogram import SampleBuffer
+	from verenigingen.performance.samples import SampleBuffer
 
 	site, dead = dead_site
 	frappe.cache = CLIENTS[kind](dead.url)
