@@ -176,7 +176,51 @@ def test_snapshot_job_persists_and_notifies_admins_of_new_alerts(frappe_site):
 		== 1
 	)
 	notes = list(frappe._double.records.get("Notification Log", {}).values())
+	# get_users_with_role leaves Administrator out; the alert adds it explicitly
 	assert {n["for_user"] for n in notes} == {"Administrator", "vadmin@example.org"}
 	assert all(n["document_type"] == "Performance Alert" for n in notes)
 	assert any("request_p95_ms" in n["subject"] for n in notes)
 	assert monitoring.purge_snapshots() == 0  # nothing older than 90 days
+
+
+def test_clear_cache_keeps_metrics_and_the_activation_level(frappe_site, redis):
+	"""frappe.clear_cache() (bench clear-cache, every migrate) deletes "{db_name}|*" and runs the
+	clear_cache hooks: the app's histograms and its activation level survive; level 0 stays 0."""
+	import frappe
+
+	from verenigingen import frappe_bridge as bridge
+	from verenigingen import monitoring
+
+	frappe_site.login("Administrator")
+	save_settings(activation_level="1")
+	one_request()
+	monitoring.flush_request_samples()
+	store = bridge.metric_store()
+	before = store.window(["request"], 2)["request"].count
+	assert before >= 1
+	redis.set(f"{frappe.conf.db_name}|frappe_key", 1)  # what Frappe's own clear deletes
+	frappe.clear_cache()
+	for key in redis.scan_iter(match=f"{frappe.conf.db_name}|*"):  # as v15's clear_cache does
+		redis.delete(key)
+	assert store.window(["request"], 2)["request"].count == before
+	save_settings(activation_level="0")
+	redis.delete(store.level_key())  # a Redis restart loses the level ...
+	frappe.clear_cache()  # ... the clear_cache hook (and migrate, and the snapshot) put it back
+	assert store.level() == 0
+	one_request()
+	monitoring.flush_request_samples()
+	assert store.window(["request"], 2)["request"].count == before  # off stays off
+
+
+def test_alert_recipients_include_administrator_whom_get_users_with_role_leaves_out(frappe_site):
+	from frappe.utils.user import get_users_with_role
+
+	from verenigingen import monitoring
+
+	frappe_site.login("Administrator")
+	frappe_site.login("vadmin@example.org", ["Verenigingen Administrator"])
+	frappe_site.login("clerk@example.org", ["Desk User"])
+	assert "Administrator" not in get_users_with_role("System Manager")
+	recipients = monitoring.alert_recipients()
+	assert "Administrator" in recipients and "vadmin@example.org" in recipients
+	assert "clerk@example.org" not in recipients

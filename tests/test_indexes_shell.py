@@ -184,3 +184,27 @@ def test_single_column_specs_of_other_apps_get_a_search_index_property_setter(fr
 	)  # fmt: skip
 	assert "customer_group" in _index_names("tabCustomer")
 	assert ensure_catalogs([spec, absent])["property_setters"] == []  # once
+
+
+def test_apply_and_rollback_over_http_need_post(frappe_site):
+	"""A GET is rolled back by Frappe and may be prefetched or repeated: DDL is asked for with POST."""
+	import frappe
+
+	from verenigingen.api.indexes import database_index_manager_api
+
+	frappe.flags.in_test = True
+	frappe_site.login("Administrator")
+
+	class Request:
+		method = "GET"
+
+	frappe.local.request = Request()
+	try:
+		for action in ("apply", "rollback"):
+			with pytest.raises(
+				frappe.ValidationError, match=f"{action} changes the database: call it with POST"
+			):
+				database_index_manager_api(action=action, catalog_name="sepa")
+		assert database_index_manager_api(action="plan", catalog_name="sepa")["items"] is not None
+	finally:
+		frappe.local.request = None

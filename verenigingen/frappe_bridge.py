@@ -3,11 +3,16 @@ into the core's inputs. Everything the shell hands to ``verenigingen.performance
 is built here, per call, from the site the code runs in.
 """
 
+import functools
+import time
+import uuid
 from collections.abc import Iterable, Sequence
+from contextlib import contextmanager
 
 import frappe
 
 from verenigingen.performance.context import SecurityContext
+from verenigingen.performance.exceptions import JobDispatchError
 
 
 def namespace() -> str:
@@ -109,6 +114,32 @@ class FrappeDatabase:
 	def pending_writes(self) -> bool:
 		"""Does the request's transaction hold writes (``frappe.db.transaction_writes``)?"""
 		return bool(getattr(frappe.db, "transaction_writes", 0))
+
+
+@contextmanager
+def recording_queries():
+	"""Record every ``frappe.db.sql`` call made inside the block (text, values, seconds, rows) as
+	the core profiler's QueryRecords: what Frappe itself runs (get_doc, permissions, docinfo)
+	is seen as well as the app's own statements."""
+	from verenigingen.performance.profiler import QueryRecord
+
+	records: list = []
+	db = frappe.db
+	original = db.sql
+
+	def sql(query, *args, **kwargs):
+		started = time.perf_counter()
+		result = original(query, *args, **kwargs)
+		values = args[0] if args else kwargs.get("values")
+		rows = len(result) if isinstance(result, list | tuple) else 0
+		records.append(QueryRecord(str(query), values, time.perf_counter() - started, rows))
+		return result
+
+	db.sql = sql  # an instance attribute shadows the method for this block only
+	try:
+		yield records
+	finally:
+		del db.sql
 
 
 def in_web_request() -> bool:
@@ -240,6 +271,80 @@ def job_coordinator(*, load_control: bool = True, background: bool = False):
 	)
 
 
+# frappe.auth.UNSAFE_HTTP_METHODS: requests Frappe commits when they succeed (app.sync_database)
+COMMITTING_HTTP_METHODS = frozenset(("POST", "PUT", "DELETE", "PATCH"))
+_DEFERRED_JOBS = "verenigingen_deferred_jobs"  # frappe.local: ids submitted in the open transaction
+
+
+def transaction_decides() -> bool:
+	"""Will Frappe end the open transaction with a commit or a rollback that a submit must follow?
+
+	Yes when it holds writes (a job must not see the world before they commit, nor run if they roll
+	back); in a request Frappe commits when it succeeds (POST, PUT, DELETE, PATCH, or one that set
+	``frappe.flags.commit``); in a background job (``execute_job`` commits after the method
+	returns). No otherwise: a GET request without writes (Frappe rolls it back, there is nothing
+	to commit) or a console or script that has written nothing."""
+	if getattr(frappe.db, "transaction_writes", 0):
+		return True
+	request = getattr(frappe.local, "request", None)
+	if request is not None:
+		return getattr(request, "method", None) in COMMITTING_HTTP_METHODS or bool(frappe.flags.commit)
+	return getattr(frappe.local, "job", None) is not None
+
+
+def submit_job(
+	method: str,
+	kwargs: dict | None = None,
+	*,
+	priority="normal",
+	job_id: str | None = None,
+	depends_on=(),
+	retry=None,
+	timeout: float | None = None,
+	accept_dependency_failure: bool = False,
+) -> str:
+	"""Submit a job to the site's coordinator, as the session user, in step with the transaction.
+
+	Returns the job's id (``job_id``, or a new one). Bad input raises now (InvalidJobError, or
+	UnknownDependencyError for a dependency that is neither known nor submitted earlier in the same
+	transaction). Where Frappe will commit or roll back the open transaction
+	(:func:`transaction_decides`), the job is submitted when it commits and not at all if it rolls
+	back: until then the coordinator does not know the id (``status`` raises NoSuchJobError,
+	``get_job_status`` answers 404). Otherwise it is submitted at once. Either way the job runs as
+	the user who submitted it."""
+	coordinator = job_coordinator()
+	if job_id is None:
+		job_id = uuid.uuid4().hex
+	submission = dict(
+		method=method, kwargs=kwargs, priority=priority, job_id=job_id, depends_on=depends_on, retry=retry,
+		timeout=timeout, accept_dependency_failure=accept_dependency_failure, user=frappe.session.user,
+	)  # fmt: skip
+	if not transaction_decides():
+		return coordinator.submit(**submission)
+	deferred = getattr(frappe.local, _DEFERRED_JOBS, None)
+	if deferred is None:
+		deferred = set()
+		setattr(frappe.local, _DEFERRED_JOBS, deferred)
+	coordinator.check_submission(**submission, pending=deferred)
+	deferred.add(job_id)
+	frappe.db.after_commit.add(functools.partial(_submit_committed, coordinator, submission, deferred))
+	frappe.db.after_rollback.add(deferred.clear)
+	return job_id
+
+
+def _submit_committed(coordinator, submission: dict, deferred: set) -> None:
+	"""The transaction committed: submit now. The request has already succeeded and nobody waits
+	for an answer, so a failure is an Error Log row, not an exception out of the commit."""
+	deferred.discard(submission["job_id"])
+	try:
+		coordinator.submit(**submission)
+	except JobDispatchError:
+		pass  # recorded and waiting: the next dispatch or the per-minute reconcile hands it to RQ
+	except Exception:
+		frappe.log_error(title=f"verenigingen job {submission['job_id']} not submitted")
+		frappe.db.commit()
+
+
 # ---------------------------------------------------------------- cache
 
 CACHE_TTL_CONFIG_KEY = (
@@ -261,3 +366,59 @@ def cache_settings() -> dict:
 		"ttls": site_config(CACHE_TTL_CONFIG_KEY) or None,
 		"derived_dependencies": site_config(CACHE_DERIVED_CONFIG_KEY) or None,
 	}
+
+
+def refresh_read_snapshot() -> bool:
+	"""Make the next read of this request start a new REPEATABLE READ snapshot, if that is safe.
+
+	The app cache calls it on a miss, after reading the generation tokens the value will be
+	stored under and before computing it, so the value is computed from data at least as new as
+	the tokens. With no pending writes (``frappe.db.transaction_writes``) the transaction is ended
+	with a plain SQL ``COMMIT`` and a new one begun as ``frappe.db.commit()`` would, but without
+	running the before/after-commit callbacks: they stay queued for the request's own commit
+	(``frappe.db.commit()`` would enqueue after-commit jobs and publish realtime events early,
+	``frappe.db.rollback()`` would drop them). Returns False, touching nothing, when the
+	transaction holds writes: the value then depends on uncommitted data and must not be stored.
+	Ending the transaction also releases row locks a locking read (``for_update``) took and any
+	savepoints: the README says to call cached functions before such reads.
+	"""
+	db = frappe.db
+	if not db:
+		return True
+	if db.transaction_writes:
+		return False
+	db.sql("commit")
+	db.begin()
+	return True
+
+
+def transaction_db():
+	"""The request's ``frappe.db``: its ``after_commit``/``after_rollback`` callbacks, and attributes
+	set on it, belong to its connection's current transaction."""
+	return frappe.db
+
+
+OUTBOX_DOCTYPE = "Cache Invalidation"
+
+
+_OUTBOX_SITES: set[str] = set()  # sites whose outbox table this process has seen (it is never dropped)
+
+
+def outbox_ready() -> bool:
+	"""Does the site have the cache's outbox table yet (not during install before the DocType sync)?
+
+	Asks the database (not Frappe's table list, which it caches in Redis: the outbox is for when
+	Redis fails) until the table is there, then remembers it for the process."""
+	if not frappe.db:
+		return False
+	site = namespace()
+	if site in _OUTBOX_SITES:
+		return True
+	if frappe.db.sql("SHOW TABLES LIKE %s", (f"tab{OUTBOX_DOCTYPE}",)):
+		_OUTBOX_SITES.add(site)
+		return True
+	return False
+
+
+def session_user() -> str:
+	return frappe.session.user or "Administrator"

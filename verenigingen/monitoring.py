@@ -67,27 +67,46 @@ def flush_request_samples() -> int:
 
 
 def before_job(method=None, kwargs=None, transaction_type=None) -> None:
+	if method == bridge.JOB_RUNNER:
+		return  # the coordinator's runner records each attempt it runs itself (record_job)
 	setattr(frappe.local, _JOB_STARTED, time.perf_counter())
 
 
 def after_job(method=None, kwargs=None, result=None) -> None:
-	"""Frappe calls this in ``execute_job``'s ``finally``: an exception in flight means the job failed."""
+	"""Frappe calls this in ``execute_job``'s ``finally``: an exception in flight means the job failed.
+
+	The coordinator's runner (``verenigingen.jobs.run_job``) is not sampled here: it records one
+	sample per attempt it runs (chained ones too), with the attempt's own run time and outcome."""
 	started = getattr(frappe.local, _JOB_STARTED, None)
-	if started is None:
+	if started is None or method == bridge.JOB_RUNNER:
 		return
 	setattr(frappe.local, _JOB_STARTED, None)
 	failed = sys.exc_info()[0] is not None
 	run_ms = (time.perf_counter() - started) * 1000
 	queue, wait_ms = bridge.current_job_wait()
+	if not record_job(queue, run_ms, wait_ms, failed):
+		# execute_job has already committed (or rolled back) the job's transaction: commit the row
+		frappe.db.commit()
+
+
+def record_job(queue: str, run_ms: float, wait_ms: float | None, failed: bool) -> bool:
+	"""One job sample (``job_run:<queue>``, an error when ``failed``; ``job_wait:<queue>``).
+	Never raises into the job it measures: if it cannot record, it adds an Error Log row (in the open
+	transaction, for the caller to commit) and returns False."""
 	try:
 		bridge.metric_store().record(job_samples(queue, run_ms, wait_ms, failed))
 	except Exception:  # must not replace the job's outcome; logged with its traceback
 		frappe.log_error(title=_("Performance monitoring could not record a job"))
+		return False
+	return True
 
 
 def take_snapshot() -> dict:
-	"""Scheduled every five minutes: persist a Performance Snapshot, evaluate alerts, notify."""
-	result = bridge.monitor().snapshot()
+	"""Scheduled every five minutes: persist a Performance Snapshot, evaluate alerts, notify.
+	Also puts the activation level back where the request hook reads it (a Redis restart loses it)."""
+	settings = bridge.monitoring_settings()
+	bridge.publish_activation_level(settings.activation_level)
+	result = bridge.monitor(settings).snapshot()
 	for alert in (result.get("alerts") or {}).get("opened", []):
 		notify_alert(alert)
 	return {"name": result.get("name"), "skipped": result.get("skipped")}
@@ -98,10 +117,22 @@ def purge_snapshots() -> int:
 	return bridge.monitor().purge()
 
 
+def publish_activation_level() -> None:
+	"""``clear_cache`` and ``after_migrate`` hook: store the Performance Settings activation level
+	where the request hook's single Redis call reads it (so monitoring switched off stays off)."""
+	bridge.publish_activation_level(bridge.monitoring_settings().activation_level)
+
+
+def alert_recipients() -> list[str]:
+	"""Every enabled user with an admin role, and Administrator, whom Frappe's
+	``get_users_with_role`` leaves out although it holds every role."""
+	return sorted(set(bridge.users_with_roles(bridge.admin_roles())) | {"Administrator"})
+
+
 def notify_alert(alert: dict) -> None:
 	"""A desk notification (Notification Log) for every administrator of the app."""
 	subject = _("Performance alert: {0}").format(alert["message"])
-	for user in bridge.users_with_roles(bridge.admin_roles()):
+	for user in alert_recipients():
 		frappe.get_doc(
 			{
 				"doctype": "Notification Log",

@@ -41,8 +41,9 @@ def _manager() -> IndexManager:
 
 
 def _submit(action: str, **kwargs) -> str:
-	"""Submit the DDL job through the job coordinator; return its id. The job records who asked."""
-	return frappe_bridge.job_coordinator().submit(
+	"""Submit the DDL job through the job coordinator; return its id. The job runs as, and records,
+	who asked; it is submitted when the request commits (frappe_bridge.submit_job)."""
+	return frappe_bridge.submit_job(
 		JOB_METHOD,
 		{"action": action, "user": frappe.session.user, **kwargs},
 		priority=JOB_PRIORITY,
@@ -67,6 +68,12 @@ def database_index_manager_api(
 	if action not in ACTIONS:
 		frappe.throw(
 			_("action must be one of {0}, got {1!r}").format(", ".join(ACTIONS), action),
+			frappe.ValidationError,
+		)
+	request = getattr(frappe.local, "request", None)
+	if action in ("apply", "rollback") and request is not None and request.method != "POST":
+		frappe.throw(
+			_("{0} changes the database: call it with POST, not {1}").format(action, request.method),
 			frappe.ValidationError,
 		)
 	try:

@@ -14,12 +14,20 @@ level=..., scope=..., depends_on=...)`` returns the cached value, or calls ``com
   its result for at most ``lock_wait`` seconds, then compute themselves. Hits close to expiry
   are refreshed early with probability growing as expiry nears (XFetch, Vattani et al.,
   VLDB 2015); a caller that loses the refresh lock keeps the still-valid value.
+* **Snapshots.** A value is stored under the generation tokens read before ``compute`` ran, so
+  ``compute`` must not read data older than those tokens. A database that reads one snapshot
+  per transaction (MariaDB's REPEATABLE READ) breaks that when the snapshot began before a
+  concurrent commit whose invalidation the tokens already show. ``fresh_snapshot`` (a callable
+  the caller passes) is called after the tokens were read and right before ``compute``: it
+  starts a new snapshot and returns True, or returns False when it cannot (the transaction
+  holds uncommitted writes); the value is then returned but not stored (``bypasses``).
 * **Failure.** Any Redis error makes the call compute and return the value uncached; a
   circuit breaker then skips Redis for a pause. Every call that goes to Redis (the breaker's
   trial calls too) gives up after ``call_timeout`` (50 ms by default) and is never retried,
-  whatever the timeouts and retry policy of the client passed in (:mod:`.bounded`). Invalidations that could not reach Redis
-  are kept and applied, ahead of the lookup, on the next call that reaches it. Exceptions
-  from ``compute`` propagate and are never cached.
+  whatever the timeouts and retry policy of the client passed in (:mod:`.bounded`).
+  Invalidations that could not reach Redis are kept in the process and applied, ahead of the
+  lookup, on the next call that reaches it (what must outlive the process goes through
+  :mod:`.outbox`). Exceptions from ``compute`` propagate and are never cached.
 * **Statistics** are buffered in the process and ride along with the next Redis call that
   is made anyway, so they never cost a round trip of their own; they add up in one Redis
   hash across every worker. See :meth:`SecurityAwareCache.stats`.
@@ -46,13 +54,21 @@ from .defaults import (
 	CACHE_LOCK_TTL,
 	CACHE_LOCK_WAIT,
 	CACHE_MEMORY_SAMPLE,
+	CACHE_OUTBOX_MARKER_TTL,
 	CACHE_STATS_FLUSH_EVENTS,
 	CACHE_STATS_FLUSH_SECONDS,
 	CACHE_TTLS,
 	REDIS_CALL_TIMEOUT,
 )
 from .exceptions import InvalidCacheArgumentError, UncacheableValueWarning, UnencodableValueError
-from .invalidation import COMPONENT, DependencyGraph, Generations, new_token, parse_dependencies
+from .invalidation import (
+	COMPONENT,
+	DependencyGraph,
+	Generations,
+	InvalidationBatch,
+	new_token,
+	parse_dependencies,
+)
 from .keys import KeyBuilder
 from .serialization import canonical_digest, decode, encode
 
@@ -112,7 +128,16 @@ class Scope(_Named):
 		return "scope"
 
 
-METRICS = ("hits", "misses", "invalidation_misses", "errors", "uncacheable", "early_refreshes", "compute_ms")
+METRICS = (
+	"hits",
+	"misses",
+	"invalidation_misses",
+	"errors",
+	"uncacheable",
+	"early_refreshes",
+	"bypasses",
+	"compute_ms",
+)
 
 
 # KEYS[1] is the entry, KEYS[2..] its generation counters. An entry is
@@ -170,11 +195,15 @@ class SecurityAwareCache:
 		stats_flush_events: int = CACHE_STATS_FLUSH_EVENTS,
 		stats_flush_seconds: float = CACHE_STATS_FLUSH_SECONDS,
 		rng: Callable[[], float] = random.random,
+		fresh_snapshot: Callable[[], bool] | None = None,
 		call_timeout: float | None = REDIS_CALL_TIMEOUT,
 	):
+		if fresh_snapshot is not None and not callable(fresh_snapshot):
+			raise InvalidCacheArgumentError(f"fresh_snapshot must be callable, got {fresh_snapshot!r}")
 		# The cache's own client on the connection settings of ``redis``: each call bounded, no retries.
 		# ``call_timeout=None`` uses ``redis`` as it is (its owner then bounds its calls).
 		self.redis = redis if call_timeout is None else bounded_client(redis, call_timeout)
+		self.fresh_snapshot = fresh_snapshot
 		self.keys = KeyBuilder(namespace)
 		self.namespace = self.keys.namespace
 		self.generations = Generations(self.keys, DependencyGraph(derived_dependencies))
@@ -327,6 +356,28 @@ class SecurityAwareCache:
 		"""Every entry of this site."""
 		return self._bump([self.generations.global_key()])
 
+	def apply(
+		self,
+		batch: InvalidationBatch,
+		*,
+		marker: str | None = None,
+		marker_ttl: int = CACHE_OUTBOX_MARKER_TTL,
+	) -> bool:
+		"""Move every counter ``batch`` names in one round trip; with ``marker`` (a key), also set
+		it (for ``marker_ttl`` seconds) after them on the same connection, so whoever finds the
+		marker knows the batch reached Redis (Redis runs a pipeline's commands in order: no MULTI
+		is needed for "marker implies counters"). Returns True when Redis took it now, False when
+		the counters are kept to be applied on the next call that reaches Redis (no marker then)."""
+		if not isinstance(batch, InvalidationBatch):
+			raise InvalidCacheArgumentError(f"batch must be an InvalidationBatch, got {batch!r}")
+		if marker is not None and (not isinstance(marker, str) or not marker.startswith(self.keys.prefix)):
+			raise InvalidCacheArgumentError(f"marker must be a key of this site, got {marker!r}")
+		if isinstance(marker_ttl, bool) or not isinstance(marker_ttl, int) or marker_ttl <= 0:
+			raise InvalidCacheArgumentError(
+				f"marker_ttl must be a positive number of seconds, got {marker_ttl!r}"
+			)
+		return self._bump(batch.gen_keys(self.generations), marker=(marker, marker_ttl) if marker else None)
+
 	def stats(self, *, function: str | None = None) -> dict:
 		"""Statistics of this site's cache, summed over every process, as plain data::
 
@@ -334,7 +385,7 @@ class SecurityAwareCache:
 		      "namespace": str,
 		      "available": bool,            # Redis answered this call
 		      "breaker": "closed" | "open" | "half-open",
-		      "pending_invalidations": n,   # this process's, waiting for Redis to come back
+		      "pending_invalidations": n,   # this process's counters waiting for Redis to come back
 		      "invalidation_errors": n,     # this process's invalidations that missed Redis at first
 		      "totals": {metrics},
 		      "levels": {level name: {metrics, "ttl": s, "entries": n, "memory_bytes": n}},
@@ -342,8 +393,10 @@ class SecurityAwareCache:
 		    }
 
 		where metrics are ``hits``, ``misses`` (every lookup that was not a hit),
-		``invalidation_misses`` (the misses that found an entry whose generations had moved), ``errors`` (Redis failures), ``uncacheable`` (values the codec
-		refused), ``early_refreshes``, ``compute_ms`` (time spent in ``compute``) and
+		``invalidation_misses`` (the misses that found an entry whose generations had moved),
+		``errors`` (Redis failures), ``uncacheable`` (values the codec refused), ``early_refreshes``,
+		``bypasses`` (values computed but not stored because ``fresh_snapshot`` could not start a
+		snapshot newer than the tokens), ``compute_ms`` (time spent in ``compute``) and
 		``hit_ratio`` (hits / (hits + misses), None before the first lookup). ``entries`` and
 		``memory_bytes`` are approximations read from Redis: live entries in a per-level index
 		and the mean ``MEMORY USAGE`` of a sample of them. With ``function`` only that
@@ -455,12 +508,14 @@ class SecurityAwareCache:
 			self._restore([], stats)
 			raise
 
-	def _bump(self, gen_keys: list[str]) -> bool:
+	def _bump(self, gen_keys: list[str], *, marker: tuple[str, int] | None = None) -> bool:
 		if self.breaker.allow():
 			try:
 				pipe = self.redis.pipeline(transaction=False)
 				pending = self._take_pending()
 				self._queue_pending(pipe, [*pending, *gen_keys])
+				if marker is not None:  # last: set only once every counter before it was
+					pipe.set(marker[0], b"1", ex=marker[1])
 				pipe.execute()
 				self.breaker.success()
 				return True
@@ -663,11 +718,23 @@ class _Call:
 		except _RedisError:
 			self.cache._redis_failed()  # the lock expires by itself after lock_ttl
 
-	def _computed_and_stored(self, gens):
-		released = False
+	def _computed_and_stored(self, gens, *, locked: bool = True):
+		"""Compute and store under ``gens`` (the tokens read last), releasing our lock if ``locked``.
+
+		``fresh_snapshot`` runs first, after those tokens were read: the compute then reads data at
+		least as new as they are. When it cannot start such a snapshot the value is returned
+		unstored (and the lock released before computing, so waiters need not wait for it)."""
+		cache = self.cache
+		released = not locked
 		try:
+			if cache.fresh_snapshot is not None and not cache.fresh_snapshot():
+				if locked:
+					released = True
+					self._release()
+				cache._count(self.name, self.level, "bypasses")
+				return self._timed_compute()[0]
 			value, elapsed = self._timed_compute()
-			released = self._store(gens, value, elapsed, unlock=True)
+			released = self._store(gens, value, elapsed, unlock=locked) or released
 			return value
 		finally:
 			if not released:
@@ -710,9 +777,7 @@ class _Call:
 					self._release()
 					return decode(hit[2])
 				return self._computed_and_stored(current[1:])
-		value, elapsed = self._timed_compute()
-		self._store(gens, value, elapsed)
-		return value
+		return self._computed_and_stored(gens, locked=False)
 
 	def refresh_early(self, gens: list[str], current: Callable[[], object]):
 		"""Recompute a valid entry before it expires; if another caller already is, keep it."""

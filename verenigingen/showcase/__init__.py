@@ -26,6 +26,6 @@ STEP_HELP: dict[str, str] = {
 	"cache": "the security-aware cache: misses, hits, per-user entries, an invalidation",
 	"jobs": "a mixed batch of jobs through the priority coordinator and a local RQ worker",
 	"monitoring": "the performance score, its components and the bottlenecks; a stored snapshot",
-	"readiness": "the seven-component readiness check",
+	"readiness": "the readiness check: six components of the site, and the code audit apart",
 	"report": "reports/showcase.html from what the steps measured (this run's or the last saved)",
 }

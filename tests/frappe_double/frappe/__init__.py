@@ -60,6 +60,10 @@ class AuthenticationError(Exception):
 	http_status_code = 401
 
 
+class CharacterLengthExceededError(ValidationError):
+	"""frappe.exceptions.CharacterLengthExceededError: a value is longer than its varchar column."""
+
+
 class FrappeTypeError(TypeError):
 	"""frappe.exceptions.FrappeTypeError: a whitelisted call's argument does not fit its annotation."""
 
@@ -261,8 +265,37 @@ def get_traceback(with_context=False) -> str:
 	return traceback.format_exc()
 
 
-def log_error(title=None, message=None, reference_doctype=None, reference_name=None, **kwargs):
-	_double.error_log.append(_dict(title=title, message=message or get_traceback()))
+def log_error(title=None, message=None, reference_doctype=None, reference_name=None, *, defer_insert=False):
+	"""frappe.log_error (frappe/utils/error.py, v15): insert an Error Log row in the current
+	transaction, so it is lost if that transaction rolls back or never commits. As in Frappe, a
+	multi-line title given with a message is the traceback (the two are swapped), the traceback
+	defaults to the exception in flight, and a title (the ``method`` Data field) over 140
+	characters is refused. The row's owner is the session user."""
+	traceback = None
+	if message:
+		if "\n" in title:
+			traceback, title = title, message
+		else:
+			traceback = message
+	title = title or "Error"
+	traceback = str(traceback or get_traceback(with_context=True))
+	if not db:
+		print(f"Failed to log error in db: {title}")
+		return None
+	for field, value in (
+		("method", title),
+		("reference_doctype", reference_doctype),
+		("reference_name", reference_name),
+	):
+		if value is not None and len(str(value)) > 140:
+			raise CharacterLengthExceededError(f"Error Log: {field} is longer than 140 characters")
+	name = generate_hash(length=10)
+	db.sql(
+		"INSERT INTO `tabError Log` (name, creation, modified, owner, modified_by, method, error,"
+		" reference_doctype, reference_name) VALUES (%s, NOW(6), NOW(6), %s, %s, %s, %s, %s, %s)",
+		(name, session.user, session.user, title, traceback, reference_doctype, reference_name),
+	)
+	return _dict(doctype="Error Log", name=name, method=title, error=traceback)
 
 
 from . import _double  # noqa: E402
