@@ -212,3 +212,16 @@ def test_write_baseline_into_a_missing_folder_fails_before_the_scan(tmp_path):
 def test_help_is_h():
 	proc = _script("-h", cwd=FIXTURE_APP)
 	assert proc.returncode == 0 and "--skip-unparseable" in proc.stdout and "Exit status" in proc.stdout
+
+
+def test_virtual_environments_are_not_walked(tmp_path):
+	"""CI keeps a virtual environment in the checkout; packages in it ship files that do not parse."""
+	app = tmp_path / "app"
+	shutil.copytree(FIXTURE_APP, app)
+	venv = app / ".ci-venv-frappe-v15"
+	(venv / "lib").mkdir(parents=True)
+	(venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+	(venv / "lib" / "py2_only.py").write_text("print 'hello'\n")
+	whole = _script(".", "--app", ".", cwd=app)
+	assert whole.returncode == 1, whole.stderr  # the fixture app's own findings, nothing else
+	assert "py2_only" not in whole.stdout + whole.stderr
