@@ -21,9 +21,10 @@ import redis as redis_lib
 
 from verenigingen.performance.db import PyMySQLDatabase, drop_database, validate_identifier
 from verenigingen.performance.environment import database_settings, redis_settings
-from verenigingen.performance.histogram import MetricStore, SampleBuffer
+from verenigingen.performance.histogram import MetricStore
 from verenigingen.performance.keys import unlink_site
 from verenigingen.performance.monitoring import Monitor, request_samples
+from verenigingen.performance.samples import SampleBuffer
 from verenigingen.performance.schema import create_app_tables
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from verenigingen.performance.environment import database_settings, redis_settings
-from verenigingen.performance.keys import unlink_site
+from verenigingen.performance.keys import unlink_matching, unlink_site
 
 ROOT = Path(__file__).resolve().parents[1]
 DOUBLE_DIR = Path(__file__).resolve().parent / "frappe_double"
@@ -93,7 +93,14 @@ def redis_server_client():
 
 
 def _delete_namespace(client, namespace: str) -> int:
-	return unlink_site(client, namespace)
+	"""Every key of the site ``namespace`` and of RQ queues named after it (``{namespace}-short``
+	...: registries, worker sets, the entries in ``rq:queues``), which RQ leaves without a TTL."""
+	deleted = unlink_site(client, namespace)
+	deleted += unlink_matching(client, f"rq:*{namespace}*")
+	stale = [m for m in client.sscan_iter("rq:queues", match=f"*{namespace}*")]
+	if stale:
+		client.srem("rq:queues", *stale)
+	return deleted
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "database" / "create_
 
 def run(*args):
 	s = db_settings()
-	conn = ["--host", s["host"], "--port", str(s["port"]), "--user", s["user"], "--password", s["password"]]
+	conn = ["-H", s["host"], "-P", str(s["port"]), "-u", s["user"], "-p", s["password"]]
 	return subprocess.run(
 		[sys.executable, str(SCRIPT), *conn, *args], capture_output=True, text=True, timeout=120
 	)
@@ -100,3 +100,31 @@ def test_an_open_transaction_stops_the_script_or_times_out_with_wait(target):
 	)
 	usage = run("--database", name, "--lock-wait-timeout", "-1")
 	assert usage.returncode == 2 and "--lock-wait-timeout" in usage.stderr
+
+
+def test_a_database_without_the_apps_tables_is_refused(scratch_databases):
+	empty = scratch_databases.create("no_app", with_tables=False)
+	name = empty.database_name
+	empty.close()
+	for extra in ((), ("--dry-run",), ("--rollback",)):
+		proc = run("-D", name, *extra)
+		assert proc.returncode == 2, proc.stdout + proc.stderr
+		assert proc.stderr.strip() == (
+			f"error: database {name} has none of the app's tables (tabMember, tabMember Payment, "
+			"tabSEPA Mandate ...): give the database of a site with verenigingen installed"
+		)
+		assert proc.stdout == ""
+
+
+def test_site_outside_a_bench_is_one_line():
+	proc = subprocess.run(
+		[sys.executable, str(SCRIPT), "--site", "site1.local"], capture_output=True, text=True, timeout=60
+	)
+	assert proc.returncode == 2
+	assert proc.stderr.startswith("error: --site needs Frappe") and proc.stderr.count("\n") == 1
+
+
+def test_help_is_h_and_the_host_is_capital_h():
+	proc = subprocess.run([sys.executable, str(SCRIPT), "-h"], capture_output=True, text=True, timeout=60)
+	assert proc.returncode == 0
+	assert "-H HOST, --host HOST" in proc.stdout and "(default: sepa)" in proc.stdout

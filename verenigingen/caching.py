@@ -39,7 +39,13 @@ def site_cache() -> SecurityAwareCache:
 	cache = _sites.get(key)
 	if cache is None or cache.redis is not redis:
 		settings = bridge.cache_settings()
-		cache = SecurityAwareCache(redis, namespace, fresh_snapshot=bridge.refresh_read_snapshot, **settings)
+		cache = SecurityAwareCache(
+			redis,
+			namespace,
+			fresh_snapshot=bridge.refresh_read_snapshot,
+			call_timeout=bridge.redis_timeout(),
+			**settings,
+		)
 		with _sites_lock:
 			_sites[key] = cache
 	return cache

@@ -20,22 +20,40 @@ def namespace() -> str:
 	return frappe.conf.db_name or frappe.local.site
 
 
-_PLAIN_CLIENTS: dict[int, object] = {}  # id(connection pool) -> plain redis-py client on it
+REDIS_TIMEOUT_CONFIG_KEY = "verenigingen_redis_timeout_ms"  # site config: the bound of a Redis call, ms
 
 
-def _plain_client(pool):
-	"""One plain ``redis.Redis`` per connection pool (stable, so per-client state such as the app
-	cache's statistics buffer lives once per process)."""
-	client = _PLAIN_CLIENTS.get(id(pool))
-	if client is None or client.connection_pool is not pool:
-		import redis
+def redis_timeout(*, background: bool = False) -> float:
+	"""Seconds one call to Redis may take (connect, or wait for a reply) before it fails: the site
+	config's ``verenigingen_redis_timeout_ms``, else 50 ms; background work (jobs, the scheduler)
+	gets the longer REDIS_BACKGROUND_CALL_TIMEOUT unless the site's bound is longer still."""
+	from verenigingen.performance.defaults import REDIS_BACKGROUND_CALL_TIMEOUT, REDIS_CALL_TIMEOUT
 
-		client = _PLAIN_CLIENTS[id(pool)] = redis.Redis(connection_pool=pool)
-	return client
+	raw = site_config(REDIS_TIMEOUT_CONFIG_KEY)
+	seconds = REDIS_CALL_TIMEOUT
+	if raw not in (None, ""):
+		try:
+			seconds = float(raw) / 1000
+		except (TypeError, ValueError):
+			raise ValueError(
+				f"site config {REDIS_TIMEOUT_CONFIG_KEY} must be milliseconds, got {raw!r}"
+			) from None
+		if not seconds > 0:
+			raise ValueError(f"site config {REDIS_TIMEOUT_CONFIG_KEY} must be above 0, got {raw!r}")
+	return max(seconds, REDIS_BACKGROUND_CALL_TIMEOUT) if background else seconds
 
 
-def redis_client():
-	"""A plain redis-py client on the site's cache Redis (``frappe.cache``'s connection pool).
+def bounded(client, *, background: bool = False):
+	"""A plain redis-py client on ``client``'s connection settings whose every call fails within
+	:func:`redis_timeout` and is never retried (one per connection pool and bound, per process)."""
+	from verenigingen.performance.bounded import bounded_client
+
+	return bounded_client(client, redis_timeout(background=background))
+
+
+def redis_client(*, background: bool = False):
+	"""A plain redis-py client on the site's cache Redis (``frappe.cache``'s connection settings),
+	each call bounded by :func:`redis_timeout`, whatever timeouts and retries ``frappe.cache`` has.
 
 	Never ``frappe.cache`` itself: ``RedisWrapper`` overrides ``hgetall``, ``hset``, ``lrange`` ...
 	to prefix the key with ``"{db_name}|"`` and pickle the value, so the app's own keys, written
@@ -43,7 +61,7 @@ def redis_client():
 	cache = frappe.cache
 	if callable(cache) and not hasattr(cache, "connection_pool"):
 		cache = cache()
-	return _plain_client(cache.connection_pool)
+	return bounded(cache, background=background)
 
 
 def security_context(user: str | None = None) -> SecurityContext:
@@ -236,10 +254,11 @@ def users_with_roles(roles) -> list[str]:
 
 
 def rq_queues() -> tuple:
-	"""(RQ connection, {queue type: RQ queue name}) of the bench, as Frappe names its queues."""
+	"""(RQ connection, {queue type: RQ queue name}) of the bench, as Frappe names its queues; the
+	connection's calls are bounded like :func:`redis_client`'s."""
 	from frappe.utils.background_jobs import generate_qname, get_queue_list, get_redis_conn
 
-	return get_redis_conn(), {q: generate_qname(q) for q in get_queue_list()}
+	return bounded(get_redis_conn()), {q: generate_qname(q) for q in get_queue_list()}
 
 
 def current_job_wait() -> tuple[str, float | None]:
@@ -290,8 +309,9 @@ def job_enqueuer():
 	return enqueue
 
 
-def job_coordinator(*, load_control: bool = True):
-	"""The site's JobCoordinator, on the queue Redis bench workers read, built per call.
+def job_coordinator(*, load_control: bool = True, background: bool = False):
+	"""The site's JobCoordinator, on the queue Redis bench workers read, built per call, each of its
+	Redis calls bounded (:func:`redis_timeout`; ``background=True`` for workers and the scheduler).
 	``load_control=False`` builds it without a load controller (reconcile leaves caps alone)."""
 	from frappe.utils.background_jobs import get_redis_conn
 
@@ -299,7 +319,7 @@ def job_coordinator(*, load_control: bool = True):
 
 	options = {} if load_control else {"load_controller": None}
 	return JobCoordinator(
-		get_redis_conn(),
+		bounded(get_redis_conn(), background=background),
 		namespace(),
 		job_enqueuer(),
 		caps=site_config(JOB_CAPS_CONFIG_KEY) or None,

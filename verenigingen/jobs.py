@@ -23,7 +23,7 @@ def run_job(namespace: str, coordinated_job: str, attempt_token: str, priority: 
 	site = frappe_bridge.namespace()
 	if namespace != site:
 		raise ValueError(f"job {coordinated_job} was submitted on {namespace!r} but runs on site {site!r}")
-	coordinator = frappe_bridge.job_coordinator()
+	coordinator = frappe_bridge.job_coordinator(background=True)
 	attempts = _SiteAttempts(coordinator.queues)
 	try:
 		return run_attempt(
@@ -94,7 +94,7 @@ def reconcile() -> dict:
 	4 (automatic actions) of Performance Settings, lower or restore caps by load. Below level 4 any
 	cap load control had lowered is put back, so switching the level down never leaves caps low."""
 	automatic = frappe_bridge.monitoring_settings().activation_level >= AUTOMATIC_ACTIONS_LEVEL
-	coordinator = frappe_bridge.job_coordinator(load_control=automatic)
+	coordinator = frappe_bridge.job_coordinator(load_control=automatic, background=True)
 	restored = {} if automatic else coordinator.restore_caps("automatic actions off (activation level < 4)")
 	result = coordinator.reconcile()
 	result["load_control"] = "on" if automatic else "off"

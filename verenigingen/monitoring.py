@@ -13,8 +13,8 @@ import frappe
 from frappe import _
 
 from verenigingen import frappe_bridge as bridge
-from verenigingen.performance.histogram import SampleBuffer
 from verenigingen.performance.monitoring import job_samples, request_samples
+from verenigingen.performance.samples import SampleBuffer
 
 _REQUEST_STARTED = "verenigingen_request_started"
 _REQUEST_BUFFERS: dict[str, SampleBuffer] = {}  # site -> this process's unwritten request samples

@@ -23,10 +23,13 @@ from .base import CommandError, user_folder, user_path
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True)
 @click.option("--baseline", metavar="FILE", help="Ignore the findings recorded in this baseline file.")
 @click.option("--exclude", multiple=True, metavar="PATTERN", help="Skip files or folders matching this glob.")
+@click.option(
+	"--skip-unparseable", is_flag=True, help="Check the other files when one cannot be read or parsed."
+)
 @click.pass_context
-def fieldcheck(ctx, paths, apps, fmt, baseline, exclude):
+def fieldcheck(ctx, paths, apps, fmt, baseline, exclude, skip_unparseable):
 	"""Find references to DocType fields that do not exist, in Python and form-script JS."""
-	from verenigingen.field_validator.cli import EXIT_USAGE, check
+	from verenigingen.field_validator.cli import EXIT_USAGE, UnparseableFilesError, check
 	from verenigingen.field_validator.errors import ValidatorUsageError
 
 	try:
@@ -43,10 +46,15 @@ def fieldcheck(ctx, paths, apps, fmt, baseline, exclude):
 			fmt=fmt,
 			baseline=user_path(baseline) if baseline else None,
 			excludes=exclude,
+			skip_unparseable=skip_unparseable,
 		)
 	except CommandError as exc:
 		exc.exit_code = EXIT_USAGE
 		raise
+	except UnparseableFilesError as exc:
+		for error in exc.errors:
+			click.echo(f"Error: {error}", err=True)
+		raise CommandError(str(exc), EXIT_USAGE) from exc
 	except ValidatorUsageError as exc:
 		raise CommandError(str(exc), EXIT_USAGE) from exc
 	click.echo(output)

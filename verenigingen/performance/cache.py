@@ -22,10 +22,12 @@ level=..., scope=..., depends_on=...)`` returns the cached value, or calls ``com
   starts a new snapshot and returns True, or returns False when it cannot (the transaction
   holds uncommitted writes); the value is then returned but not stored (``bypasses``).
 * **Failure.** Any Redis error makes the call compute and return the value uncached; a
-  circuit breaker then skips Redis for a pause. Invalidations that could not reach Redis
-  are kept in the process and applied, ahead of the lookup, on the next call that reaches
-  it (what must outlive the process goes through :mod:`.outbox`). Exceptions from
-  ``compute`` propagate and are never cached.
+  circuit breaker then skips Redis for a pause. Every call that goes to Redis (the breaker's
+  trial calls too) gives up after ``call_timeout`` (50 ms by default) and is never retried,
+  whatever the timeouts and retry policy of the client passed in (:mod:`.bounded`).
+  Invalidations that could not reach Redis are kept in the process and applied, ahead of the
+  lookup, on the next call that reaches it (what must outlive the process goes through
+  :mod:`.outbox`). Exceptions from ``compute`` propagate and are never cached.
 * **Statistics** are buffered in the process and ride along with the next Redis call that
   is made anyway, so they never cost a round trip of their own; they add up in one Redis
   hash across every worker. See :meth:`SecurityAwareCache.stats`.
@@ -42,9 +44,12 @@ from enum import Enum
 from redis.exceptions import NoScriptError as _NoScriptError  # redis-py 4.5 to 7.x have both
 from redis.exceptions import RedisError as _RedisError
 
+from . import batches
+from .bounded import bounded_client
 from .breaker import CircuitBreaker
 from .context import SecurityContext
 from .defaults import (
+	BATCH_MEMORY_SECONDS,
 	CACHE_EARLY_BETA,
 	CACHE_LOCK_TTL,
 	CACHE_LOCK_WAIT,
@@ -53,6 +58,7 @@ from .defaults import (
 	CACHE_STATS_FLUSH_EVENTS,
 	CACHE_STATS_FLUSH_SECONDS,
 	CACHE_TTLS,
+	REDIS_CALL_TIMEOUT,
 )
 from .exceptions import InvalidCacheArgumentError, UncacheableValueWarning, UnencodableValueError
 from .invalidation import (
@@ -190,10 +196,13 @@ class SecurityAwareCache:
 		stats_flush_seconds: float = CACHE_STATS_FLUSH_SECONDS,
 		rng: Callable[[], float] = random.random,
 		fresh_snapshot: Callable[[], bool] | None = None,
+		call_timeout: float | None = REDIS_CALL_TIMEOUT,
 	):
 		if fresh_snapshot is not None and not callable(fresh_snapshot):
 			raise InvalidCacheArgumentError(f"fresh_snapshot must be callable, got {fresh_snapshot!r}")
-		self.redis = redis
+		# The cache's own client on the connection settings of ``redis``: each call bounded, no retries.
+		# ``call_timeout=None`` uses ``redis`` as it is (its owner then bounds its calls).
+		self.redis = redis if call_timeout is None else bounded_client(redis, call_timeout)
 		self.fresh_snapshot = fresh_snapshot
 		self.keys = KeyBuilder(namespace)
 		self.namespace = self.keys.namespace
@@ -217,13 +226,17 @@ class SecurityAwareCache:
 		self._flush_seconds = stats_flush_seconds
 		self._mutex = threading.Lock()
 		self._stats_buffer: dict[str, float] = {}
+		self._stats_unsure: list[
+			tuple[str, dict]
+		] = []  # (token, counts) sent, maybe not applied: resent as is
 		self._buffered_events = 0
 		self._last_flush = time.monotonic()
 		self._pending_invalidations: list[str] = []
 		self._invalidation_errors = 0  # invalidations of this process that could not reach Redis at once
 		self._stats_key = self.keys.key(COMPONENT, "stats")
 		self._plans: dict = {}
-		self._script = redis.register_script(LOOKUP_SCRIPT)
+		self._script = self.redis.register_script(LOOKUP_SCRIPT)
+		self._stats_script = self.redis.register_script(batches.HINCR_ONCE_LUA)
 
 	# ================================================================ public API
 	def get_or_compute(
@@ -507,7 +520,7 @@ class SecurityAwareCache:
 				self.breaker.success()
 				return True
 			except _RedisError:
-				self._restore(pending, {})
+				self._restore(pending, [])
 				self._redis_failed()
 		with self._mutex:
 			self._pending_invalidations.extend(gen_keys)
@@ -553,38 +566,44 @@ class SecurityAwareCache:
 		self._stats_buffer[field] = self._stats_buffer.get(field, 0) + amount
 		self._buffered_events += 1
 
-	def _take_stats_if_due(self) -> dict:
+	def _take_stats_if_due(self) -> list:
 		if (
 			self._buffered_events < self._flush_events
 			and time.monotonic() - self._last_flush < self._flush_seconds
 		):
-			return {}  # the common case, decided without the lock (re-checked under it below)
+			return []  # the common case, decided without the lock (re-checked under it below)
 		with self._mutex:
 			due = (
 				self._buffered_events >= self._flush_events
 				or time.monotonic() - self._last_flush >= self._flush_seconds
 			)
-			if not due or not self._stats_buffer:
-				return {}
+			if not due or not (self._stats_buffer or self._stats_unsure):
+				return []
 			return self._take_stats_locked()
 
-	def _take_stats_locked(self) -> dict:
-		taken = self._stats_buffer
+	def _take_stats_locked(self) -> list:
+		"""The batches to send: those a failed round trip carried (with their tokens, as they were:
+		Redis applies each token once), then what was counted since, under a new token."""
+		taken = [b for b in self._stats_unsure if batches.resendable(b[0])]
+		if self._stats_buffer:
+			taken.append((batches.new_token(), self._stats_buffer))
+		self._stats_unsure = []
 		self._stats_buffer = {}
 		self._buffered_events = 0
 		self._last_flush = time.monotonic()
 		return taken
 
-	def _queue_stats(self, pipe, stats: dict) -> None:
-		for field, amount in stats.items():
-			if float(amount).is_integer():
-				pipe.hincrby(self._stats_key, field, int(amount))
-			else:
-				pipe.hincrbyfloat(self._stats_key, field, amount)
+	def _queue_stats(self, pipe, stats: list) -> None:
+		for token, counts in stats:
+			args = [token, BATCH_MEMORY_SECONDS]
+			for field, amount in counts.items():
+				args += [field, batches.amount_text(amount)]
+			applied = self.keys.key(COMPONENT, "stats-applied", batches.token_minute(token))
+			self._stats_script(keys=[self._stats_key, applied], args=args, client=pipe)
 
 	def _flush_stats(self) -> None:
 		with self._mutex:
-			stats = self._take_stats_locked() if self._stats_buffer else {}
+			stats = self._take_stats_locked() if (self._stats_buffer or self._stats_unsure) else []
 		if not stats:
 			return
 		pipe = self.redis.pipeline(transaction=False)
@@ -608,12 +627,12 @@ class SecurityAwareCache:
 		for key in dict.fromkeys(gen_keys):
 			pipe.set(key, new_token())
 
-	def _restore(self, pending: list[str], stats: dict) -> None:
-		"""Put back what a failed round trip was carrying, to go with the next one."""
+	def _restore(self, pending: list[str], stats: list) -> None:
+		"""Put back what a failed round trip was carrying, to go with the next one (statistics with
+		their tokens: Redis may have applied some of them already, and skips those when resent)."""
 		with self._mutex:
 			self._pending_invalidations[:0] = pending
-			for field, amount in stats.items():
-				self._stats_buffer[field] = self._stats_buffer.get(field, 0) + amount
+			self._stats_unsure[:0] = stats
 
 	def _redis_failed(self) -> None:
 		self.breaker.failure()

@@ -23,6 +23,13 @@ PROFILER_N_PLUS_ONE_MEDIUM = 10  # repeats from which an N+1 pattern is of mediu
 PROFILER_N_PLUS_ONE_HIGH = 25  # repeats from which an N+1 pattern is of high severity
 PROFILER_FULL_SCAN_MIN_ROWS = 1  # EXPLAIN row estimate from which a full table/index scan is reported
 
+# ---------------------------------------------------------------- Redis calls (performance/bounded.py)
+REDIS_CALL_TIMEOUT = 0.05  # seconds one call of a web request may wait on Redis (connect, reply); no retries
+REDIS_BACKGROUND_CALL_TIMEOUT = 2.0  # the same bound for background jobs and the scheduler (longer scripts)
+BATCH_MEMORY_SECONDS = (
+	3600  # how long Redis remembers which counter batches it applied (performance/batches.py)
+)
+
 # ---------------------------------------------------------------- cache (performance/cache.py)
 # Time to live of a cache entry per security level, in seconds (site config may override each).
 CACHE_TTLS = {

@@ -135,3 +135,7 @@ class JobDispatchError(PerformanceError):
 
 class JobRoundTripError(PerformanceError):
 	"""A job submitted to measure a round trip failed or did not finish in time."""
+
+
+class UsageError(PerformanceError, ValueError):
+	"""A command-line tool was given bad input, or a service it needs cannot be reached (exit status 2)."""

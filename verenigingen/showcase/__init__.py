@@ -16,3 +16,16 @@ STEPS: list[tuple[str, str]] = [
 	("readiness", "verenigingen.showcase.readiness:run"),
 	("report", "verenigingen.showcase.report:run"),  # keep last: it reports what every step measured
 ]
+
+# One line per step for --help and the README.
+STEP_HELP: dict[str, str] = {
+	"seed": "create the demo database's tables and generate --members members (drops what was there)",
+	"baseline_before": "the baseline suite before the index catalogs (reports/baselines_before.json)",
+	"indexes": "measure every index probe, add the catalogs online, measure again",
+	"baseline_after": "the baseline suite after the index catalogs, and the ratio to before",
+	"cache": "the security-aware cache: misses, hits, per-user entries, an invalidation",
+	"jobs": "a mixed batch of jobs through the priority coordinator and a local RQ worker",
+	"monitoring": "the performance score, its components and the bottlenecks; a stored snapshot",
+	"readiness": "the readiness check: six components of the site, and the code audit apart",
+	"report": "reports/showcase.html from what the steps measured (this run's or the last saved)",
+}

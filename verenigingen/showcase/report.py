@@ -199,7 +199,9 @@ def render(results: dict, *, title: str = "verenigingen: the performance layer a
 		else "not measured"
 	)
 	others = {
-		k: v for k, v in results.items() if k not in ("baselines", "readiness", "dataset", "baselines_files")
+		k: v
+		for k, v in results.items()
+		if k not in ("baselines", "readiness", "dataset", "baselines_files", "report")
 	}
 	other_html = "".join(
 		f"<details><summary>{_e(k)}</summary><pre>{_e(json.dumps(v, indent=2, default=str))}</pre></details>"
