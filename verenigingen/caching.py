@@ -3,7 +3,8 @@ the ``secure_cache`` decorator that asks it on behalf of the session user.
 
 The per-site object holds no user state: who asks is read from the session on every call
 (``frappe_bridge.security_context()``) and passed in. It keeps only the process's buffered
-statistics, its circuit breaker and any invalidations waiting for Redis.
+statistics, its circuit breaker and any invalidations waiting for Redis, and, when site config
+``verenigingen_cache_local_tier`` turns it on, the process's in-process tier of the site.
 """
 
 import functools
@@ -29,7 +30,9 @@ def site_cache() -> SecurityAwareCache:
 		settings = bridge.cache_settings()
 		cache = SecurityAwareCache(redis, namespace, **settings)
 		with _sites_lock:
-			_sites[key] = cache
+			replaced, _sites[key] = _sites.get(key), cache
+		if replaced is not None and replaced.local is not None:
+			replaced.local.close()  # its tracking thread and connection
 	return cache
 
 
