@@ -3,8 +3,7 @@ the ``secure_cache`` decorator that asks it on behalf of the session user.
 
 The per-site object holds no user state: who asks is read from the session on every call
 (``frappe_bridge.security_context()``) and passed in. It keeps only the process's buffered
-statistics, its circuit breaker and any invalidations waiting for Redis, and, when site config
-``verenigingen_cache_local_tier`` turns it on, the process's in-process tier of the site.
+statistics, its circuit breaker and any invalidations waiting for Redis.
 """
 
 import functools
@@ -21,7 +20,8 @@ _sites_lock = threading.Lock()
 
 
 def site_cache() -> SecurityAwareCache:
-	"""The cache of the site this code runs in (TTLs and derived dependencies from site config)."""
+	"""The cache of the site this code runs in (TTLs, derived dependencies and the in-process tier
+	from site config: ``frappe_bridge.cache_settings``)."""
 	namespace = bridge.namespace()
 	redis = bridge.redis_client()
 	key = (namespace, id(redis))
