@@ -266,7 +266,39 @@ def test_stats_report_local_and_redis_hits_and_the_tier(redis, namespace, tiers)
 	assert local["processes"] == 1 and local["entries"] == 1 and local["bytes"] > 0
 	assert local["counters"]["installs"] >= 1
 	assert local["process"]["tracking"]["state"] == "tracking"
-	assert set(local["flushes"]) == {"connection_lost", "redis_flush", "slow", "protocol", "fork"}
+	assert set(local["flushes"]) == {"connection_lost", "redis_flush", "slow", "protocol", "error", "fork"}
+
+
+def test_a_fault_in_the_tracking_thread_empties_the_tier_and_it_starts_over(redis, namespace, tiers):
+	cache, tier = tiers(redis, namespace, tick_seconds=0.02)
+	source = Source()
+	warm(cache, tier, source)
+	faults = []
+
+	def failing_tick():
+		if not faults:
+			faults.append(1)
+			raise RuntimeError("boom")
+
+	tier._on_tick = failing_tick
+	_wait_until(lambda: tier.process_stats()["flushes"]["error"] == 1, what="the fault to be handled")
+	assert "RuntimeError: boom" in tier.tracker.last_error
+	_wait_until(lambda: tier.tracker.connects == 2, what="the tracker to start over")
+	warm(cache, tier, source)
+	assert source.reads == 1
+
+
+def test_the_tier_finds_redis_as_the_client_does():
+	from verenigingen.performance.tracking import Address
+
+	tcp = Address.of(redis_py.Redis(host="10.0.0.5", port=6380, password="pw", username="app"))
+	assert (tcp.host, tcp.port, tcp.username, tcp.password) == ("10.0.0.5", 6380, "app", "pw")
+	unix = Address.of(redis_py.Redis(unix_socket_path="/tmp/redis.sock"))
+	assert unix.path == "/tmp/redis.sock" and unix.host is None
+	with pytest.raises(InvalidCacheArgumentError, match="TLS"):
+		Address.of(redis_py.Redis(ssl=True))
+	with pytest.raises(InvalidCacheArgumentError, match="connection pool"):
+		Address.of(object())
 
 
 def test_a_killed_tracking_connection_empties_the_tier_until_it_is_back(redis, namespace, tiers):

@@ -52,11 +52,20 @@ from .defaults import (
 from .exceptions import InvalidCacheArgumentError
 from .invalidation import COMPONENT
 from .serialization import decode
-from .tracking import LOST, POLL_INTERVAL, PROTOCOL, REDIS_FLUSH, SLOW, Address, InvalidationTracker
+from .tracking import (
+	ERROR,
+	LOST,
+	POLL_INTERVAL,
+	PROTOCOL,
+	REDIS_FLUSH,
+	SLOW,
+	Address,
+	InvalidationTracker,
+)
 
 MISS = object()  # what get() returns when the tier cannot serve
 FORK = "fork"
-FLUSH_CAUSES = (LOST, REDIS_FLUSH, SLOW, PROTOCOL, FORK)
+FLUSH_CAUSES = (LOST, REDIS_FLUSH, SLOW, PROTOCOL, ERROR, FORK)
 MISS_REASONS = ("absent", "unvouched", "outdated", "expired")
 COUNTERS = (
 	"installs",

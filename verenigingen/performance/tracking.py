@@ -45,6 +45,7 @@ LOST = "connection_lost"  # the connection closed, failed or was killed (CLIENT 
 REDIS_FLUSH = "redis_flush"  # FLUSHDB/FLUSHALL: Redis reported that every key changed
 SLOW = "slow"  # a heartbeat went unanswered for slow_after seconds
 PROTOCOL = "protocol"  # a reply the tracker cannot read, or did not expect
+ERROR = "error"  # the tracking thread itself failed (recorded in last_error; it starts over)
 RESET = "reset"  # a new connection is up: start from an empty store
 
 
@@ -165,6 +166,7 @@ class InvalidationTracker:
 		self.connects = 0
 		self._doomed: list[socket.socket] = []
 		self._thread: threading.Thread | None = None
+		self._closed = False
 		self._stop = threading.Event()
 		self._wake_r, self._wake_w = socket.socketpair()
 		self._wake_r.setblocking(False)
@@ -194,7 +196,8 @@ class InvalidationTracker:
 
 	def nudge(self, now: float) -> None:
 		"""The tier could not vouch: make sure the thread runs and a heartbeat is on its way."""
-		if self._thread is None:
+		thread = self._thread
+		if thread is None or not thread.is_alive():
 			self.start()
 			return
 		with self.lock:
@@ -202,8 +205,9 @@ class InvalidationTracker:
 				self._send_ping_locked(now)
 
 	def start(self) -> None:
+		"""Start (or, if it died, restart) the thread that connects and reads; never after close()."""
 		with self._start_lock:
-			if self._thread is not None:
+			if self._closed or (self._thread is not None and self._thread.is_alive()):
 				return
 			self._stop.clear()
 			self.state = "connecting"
@@ -212,6 +216,7 @@ class InvalidationTracker:
 
 	def close(self) -> None:
 		"""Stop the thread and close the connection (the owner then empties its store)."""
+		self._closed = True
 		self._stop.set()
 		self._wake()
 		thread = self._thread
@@ -336,22 +341,31 @@ class InvalidationTracker:
 
 	# ------------------------------------------------------------ the thread
 	def _run(self) -> None:
-		delay = self.reconnect_min
+		self._delay = self.reconnect_min
 		while not self._stop.is_set():
-			self._close_doomed()
-			if self._sock is None:
-				try:
-					self._connect()
-					delay = self.reconnect_min
-				except (OSError, TrackingError, ProtocolError) as exc:
-					self.last_error = f"{type(exc).__name__}: {exc}"
-					self.state = f"down: {self.last_error}"
-					self._stop.wait(delay)
-					delay = min(delay * 2, self.reconnect_max)
-					continue
-			sock = self._sock
-			if sock is None:
-				continue
+			try:
+				self._step()
+			except Exception as exc:  # a fault here must not leave the tier vouching with nobody reading
+				with self.lock:
+					self._drop_locked(ERROR, f"tracking thread failed: {type(exc).__name__}: {exc}")
+				self._stop.wait(self._delay)
+				self._delay = min(self._delay * 2, self.reconnect_max)
+		self._close_doomed()
+
+	def _step(self) -> None:
+		self._close_doomed()
+		if self._sock is None:
+			try:
+				self._connect()
+				self._delay = self.reconnect_min
+			except (OSError, TrackingError, ProtocolError) as exc:
+				self.last_error = f"{type(exc).__name__}: {exc}"
+				self.state = f"down: {self.last_error}"
+				self._stop.wait(self._delay)
+				self._delay = min(self._delay * 2, self.reconnect_max)
+				return
+		sock = self._sock
+		if sock is not None:
 			timeout = self._timeout(time.monotonic())
 			try:
 				ready, _, _ = select.select([sock, self._wake_r], [], [], timeout)
@@ -363,8 +377,7 @@ class InvalidationTracker:
 				if self._sock is sock:
 					self._drain_locked()
 					self._heartbeat_locked(time.monotonic())
-			self._tick()
-		self._close_doomed()
+		self._tick()
 
 	def _timeout(self, now: float) -> float:
 		if self._ping_sent_at is not None:
