@@ -412,3 +412,44 @@ def test_a_frozen_redis_makes_the_tier_stop_serving_then_drop_the_connection(own
 		os.kill(own_redis.proc.pid, signal.SIGCONT)
 	_wait_until(lambda: tier.tracker.connects == 2, what="the tracker to reconnect")
 	warm(cache, tier, source)
+
+
+def test_threads_of_one_process_never_see_a_value_older_than_a_returned_invalidation(redis, namespace, tiers):
+	"""Several threads read while one changes the data and invalidates: a lookup that began after
+	invalidate_doctype returned never returns what was current before (the tier drops its own
+	entries before returning, and refuses installs that overlap the change)."""
+	cache, tier = tiers(redis, namespace)
+	truth = {"v": 0}
+	returned = [float("-inf")]  # returned[k]: when the invalidation for version k returned
+	failures, reads = [], [0]
+	stop = threading.Event()
+
+	def lookup():
+		return cache.get_or_compute(
+			"f", (), lambda: dict(truth), ctx=ALICE, level="MEMBER_DATA", depends_on=["Member"]
+		)
+
+	def reader():
+		while not stop.is_set():
+			done = len(returned) - 1  # versions whose invalidation had returned before this lookup
+			value = lookup()["v"]
+			reads[0] += 1
+			if value < done:
+				failures.append((value, done))
+
+	_wait_until(lambda: lookup() is not None and tier.process_stats()["hits"] > 0, what="tier hits")
+	threads = [threading.Thread(target=reader) for _ in range(3)]
+	for t in threads:
+		t.start()
+	try:
+		for k in range(1, 151):
+			truth["v"] = k
+			cache.invalidate_doctype("Member")
+			returned.append(time.monotonic())
+			time.sleep(0.001)  # let the readers take the new value into the tier between changes
+	finally:
+		stop.set()
+		for t in threads:
+			t.join(10)
+	assert failures == []
+	assert tier.process_stats()["hits"] > 0 and reads[0] > 150  # the tier served some of them
