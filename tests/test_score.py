@@ -71,6 +71,9 @@ def test_database_component_means_the_measured_parts_only():
 
 def test_cache_and_resources_components():
 	assert cache_component(75, 25)[0] == pytest.approx(0.75)
+	score, inputs = cache_component(75, 25, local_hits=60)  # a tier hit counts like a Redis hit
+	assert score == pytest.approx(0.75)
+	assert (inputs["local_hits"], inputs["redis_hits"], inputs["local_hit_share"]) == (60, 15, 0.8)
 	assert cache_component(0, 0) == (None, "no cache lookups recorded")
 	assert cache_component(None, None)[0] is None
 	score, inputs = resources_component(50.0, 82.5, 10.0, comfort=70, limit=95)

@@ -32,7 +32,8 @@ _declared: dict[str, str] = {}  # cache name -> security level of every secure_c
 
 
 def site_cache() -> SecurityAwareCache:
-	"""The cache of the site this code runs in (TTLs and derived dependencies from site config)."""
+	"""The cache of the site this code runs in (TTLs, derived dependencies and the in-process tier
+	from site config: ``frappe_bridge.cache_settings``)."""
 	namespace = bridge.namespace()
 	redis = bridge.redis_client()
 	key = (namespace, id(redis))
@@ -47,7 +48,9 @@ def site_cache() -> SecurityAwareCache:
 			**settings,
 		)
 		with _sites_lock:
-			_sites[key] = cache
+			replaced, _sites[key] = _sites.get(key), cache
+		if replaced is not None and replaced.local is not None:
+			replaced.local.close()  # its tracking thread and connection
 	return cache
 
 

@@ -408,6 +408,8 @@ CACHE_TTL_CONFIG_KEY = (
 	"verenigingen_cache_ttl"  # site config: {"FINANCIAL": 60, ...} overrides TTLs per level
 )
 CACHE_DERIVED_CONFIG_KEY = "verenigingen_cache_derived_dependencies"  # {"Member Payment": ["Member"]}
+CACHE_LOCAL_TIER_CONFIG_KEY = "verenigingen_cache_local_tier"  # true, or {"max_entries": n, "max_bytes": n}
+LOCAL_TIER_OPTIONS = ("max_entries", "max_bytes", "heartbeat", "stale_after", "slow_after", "idle_after")
 
 
 def _site_cache():
@@ -417,9 +419,37 @@ def _site_cache():
 	return site_cache()
 
 
+def local_tier():
+	"""The site's in-process cache tier, or None (the default). Site config
+	``verenigingen_cache_local_tier``: ``true`` for the default limits, or a dict of LocalTier
+	options (``{"max_entries": 10000, "max_bytes": 67108864}``); ``false`` or absent: off."""
+	from verenigingen.performance.exceptions import InvalidCacheArgumentError
+	from verenigingen.performance.local_tier import LocalTier
+
+	config = site_config(CACHE_LOCAL_TIER_CONFIG_KEY)
+	if config in (None, False, 0, "0", ""):
+		return None
+	if config in (True, 1, "1"):
+		return LocalTier()
+	if not isinstance(config, dict):
+		raise InvalidCacheArgumentError(
+			f"site config {CACHE_LOCAL_TIER_CONFIG_KEY} must be true, false or a dict of LocalTier options, "
+			f"got {config!r}"
+		)
+	unknown = sorted(set(config) - set(LOCAL_TIER_OPTIONS))
+	if unknown:
+		raise InvalidCacheArgumentError(
+			f"site config {CACHE_LOCAL_TIER_CONFIG_KEY} has unknown option(s) {unknown}; "
+			f"use {', '.join(LOCAL_TIER_OPTIONS)}"
+		)
+	return LocalTier(**config)
+
+
 def cache_settings() -> dict:
-	"""The site's overrides of the app cache: TTLs per security level and derived dependencies."""
+	"""The site's overrides of the app cache: TTLs per security level, derived dependencies and
+	the in-process tier (off unless site config turns it on)."""
 	return {
+		"local": local_tier(),
 		"ttls": site_config(CACHE_TTL_CONFIG_KEY) or None,
 		"derived_dependencies": site_config(CACHE_DERIVED_CONFIG_KEY) or None,
 	}

@@ -104,6 +104,8 @@ _EXPORTS: dict[str, str] = {
 	"scan_whitelisted": "api_audit",
 	# security-aware cache
 	"SecurityAwareCache": "cache",
+	"LocalTier": "local_tier",
+	"measure_freshness": "freshness",
 	"SecurityLevel": "cache",
 	"Scope": "cache",
 	"Dependency": "invalidation",

@@ -31,13 +31,18 @@ level=..., scope=..., depends_on=...)`` returns the cached value, or calls ``com
 * **Statistics** are buffered in the process and ride along with the next Redis call that
   is made anyway, so they never cost a round trip of their own; they add up in one Redis
   hash across every worker. See :meth:`SecurityAwareCache.stats`.
+* **In-process tier** (optional, ``local=LocalTier(...)``, :mod:`.local_tier`): hot entries are
+  served from the process's memory without a network call, and Redis reports every change of a
+  generation counter so the tier drops what it outdates.
 """
 
 import math
+import os
 import random
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 
@@ -70,6 +75,8 @@ from .invalidation import (
 	parse_dependencies,
 )
 from .keys import KeyBuilder
+from .local_tier import MISS as _LOCAL_MISS
+from .local_tier import LocalTier
 from .serialization import canonical_digest, decode, encode
 
 # The key part of cache entries; bump it when the stored entry layout changes, so entries written
@@ -187,6 +194,7 @@ class SecurityAwareCache:
 		*,
 		ttls: Mapping | None = None,
 		derived_dependencies: Mapping[str, Iterable[str]] | None = None,
+		local: LocalTier | None = None,
 		clock: Callable[[], float] = time.time,
 		lock_ttl: float = CACHE_LOCK_TTL,
 		lock_wait: float = CACHE_LOCK_WAIT,
@@ -237,6 +245,18 @@ class SecurityAwareCache:
 		self._plans: dict = {}
 		self._script = self.redis.register_script(LOOKUP_SCRIPT)
 		self._stats_script = self.redis.register_script(batches.HINCR_ONCE_LUA)
+		# ---- in-process tier: bound to this site's generation counters (see .local_tier); its tracking
+		# connection is made from the caller's client settings (it blocks on reads by design)
+		if local is not None and not isinstance(local, LocalTier):
+			raise InvalidCacheArgumentError(f"local must be a LocalTier or None, got {local!r}")
+		self.local = (
+			None
+			if local is None
+			else local.bind(
+				redis, self.generations.prefix(), self.keys, clock=clock, on_tick=self._flush_due_stats
+			)
+		)
+		_CACHES.add(self)
 
 	# ================================================================ public API
 	def get_or_compute(
@@ -262,6 +282,13 @@ class SecurityAwareCache:
 			raise InvalidCacheArgumentError(f"arguments of {name!r} cannot key a cache entry: {exc}") from exc
 		level = plan.level
 		entry_key = f"{plan.entry_prefix}:{digest}"  # the digest is hex: KeyBuilder would not escape it
+		local = self.local  # ---- in-process tier: a hit there makes no network call
+		if local is not None:
+			value = local.get(entry_key, plan.gen_keys)
+			if value is not _LOCAL_MISS:
+				self._count(name, level, "local_hits")
+				return value
+			mark = local.mark()  # ---- end of the tier's lookup
 
 		def call() -> _Call:  # built only when the call goes past a plain hit
 			return _Call(self, name, level, entry_key, f"{plan.lock_prefix}:{digest}", plan.gen_keys, compute)
@@ -279,6 +306,10 @@ class SecurityAwareCache:
 		if hit is not None:
 			delta, expires_at, payload = hit
 			if not self._refresh_early(self.clock(), delta, expires_at):
+				if local is not None:  # ---- in-process tier: hold what Redis vouched for
+					local.put(
+						mark, entry_key, plan.gen_keys, gens, payload, self._tier_until(delta, expires_at)
+					)
 				self._count(name, level, "hits")
 				return decode(payload)
 			self._count(name, level, "early_refreshes")
@@ -390,6 +421,7 @@ class SecurityAwareCache:
 		      "totals": {metrics},
 		      "levels": {level name: {metrics, "ttl": s, "entries": n, "memory_bytes": n}},
 		      "functions": {function name: {metrics, "level": level name}},
+		      "local": None | LocalTier.stats(),  # the in-process tier, when the cache has one
 		    }
 
 		where metrics are ``hits``, ``misses`` (every lookup that was not a hit),
@@ -429,6 +461,12 @@ class SecurityAwareCache:
 			levels[name].update(info)
 		if function is not None:
 			return functions.get(function, _finish({**_zero(), "level": None}))
+		local = None
+		if self.local is not None:  # ---- in-process tier: its counters and sizes
+			try:
+				local = self.local.stats()
+			except _RedisError:
+				local = {"available": False, "process": self.local.process_stats()}
 		return {
 			"namespace": self.namespace,
 			"available": available,
@@ -438,6 +476,7 @@ class SecurityAwareCache:
 			"totals": totals,
 			"levels": levels,
 			"functions": functions,
+			"local": local,
 		}
 
 	# ================================================================ internals
@@ -518,14 +557,14 @@ class SecurityAwareCache:
 					pipe.set(marker[0], b"1", ex=marker[1])
 				pipe.execute()
 				self.breaker.success()
-				return True
+				return self._local_dropped(gen_keys, True)
 			except _RedisError:
 				self._restore(pending, [])
 				self._redis_failed()
 		with self._mutex:
 			self._pending_invalidations.extend(gen_keys)
 			self._invalidation_errors += 1
-		return False
+		return self._local_dropped(gen_keys, False)
 
 	def _level_sizes(self) -> dict:
 		now = self.clock()
@@ -637,14 +676,50 @@ class SecurityAwareCache:
 	def _redis_failed(self) -> None:
 		self.breaker.failure()
 
+	# ---------------------------------------------------------------- in-process tier
+	def _local_dropped(self, gen_keys: list[str], applied: bool) -> bool:
+		"""Read-your-writes: the tier drops what the moved counters outdate before _bump returns."""
+		if self.local is not None:
+			self.local.invalidate(gen_keys)
+		return applied
+
+	def _tier_until(self, delta: float, expires_at: float) -> float:
+		"""When the tier stops serving an entry: its expiry, brought forward by one XFetch draw (the
+		Redis path then decides, hit by hit, whether to refresh it early)."""
+		if self.early_beta <= 0 or delta <= 0:
+			return expires_at
+		return expires_at + delta * self.early_beta * math.log(1.0 - self._rng())
+
+	def _flush_due_stats(self) -> None:
+		"""Run by the tier's tracking thread about once a second: tier hits make no Redis call, so
+		their statistics would otherwise wait for the next miss."""
+		stats = self._take_stats_if_due()
+		if not stats:
+			return
+		pipe = self.redis.pipeline(transaction=False)
+		self._queue_stats(pipe, stats)
+		try:
+			pipe.execute()
+		except _RedisError:
+			self._restore([], stats)
+			raise
+
+
+# Counted apart from METRICS: hits served by the in-process tier. A row's "hits" are all hits,
+# "redis_hits" those Redis served and "local_hits" those the tier served.
+LOCAL_METRICS = ("local_hits",)
+
 
 def _zero() -> dict:
-	return {m: 0 for m in METRICS}
+	return {m: 0 for m in (*METRICS, *LOCAL_METRICS)}
 
 
 def _finish(row: dict) -> dict:
 	for metric in METRICS:
 		row[metric] = int(row.get(metric, 0)) if metric != "compute_ms" else round(row.get(metric, 0), 3)
+	row["local_hits"] = int(row.get("local_hits", 0))  # ---- in-process tier
+	row["redis_hits"] = row["hits"]
+	row["hits"] += row["local_hits"]
 	lookups = row["hits"] + row["misses"]
 	row["hit_ratio"] = round(row["hits"] / lookups, 4) if lookups else None
 	return row
@@ -789,3 +864,20 @@ class _Call:
 		if not locked:
 			return current()
 		return self._computed_and_stored(gens)
+
+
+# ---------------------------------------------------------------- fork safety
+# A forked child (an RQ work horse) must not inherit a statistics mutex held by another thread of
+# the parent (the local tier's tracking thread flushes statistics), nor flush the parent's
+# buffered statistics a second time.
+_CACHES: "weakref.WeakSet[SecurityAwareCache]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+	for cache in list(_CACHES):
+		cache._mutex = threading.Lock()
+		cache._stats_buffer = {}
+		cache._buffered_events = 0
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

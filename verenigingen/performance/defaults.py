@@ -190,3 +190,15 @@ READINESS_MONITORING_MINUTES = 15  # minutes in which metric samples must have b
 READINESS_SNAPSHOT_MAX_AGE = 900.0  # seconds since the last Performance Snapshot before it is stale
 READINESS_MIN_MARIADB = (10, 6)  # the oldest MariaDB Frappe v15 supports
 BASELINE_JOB_TIMEOUT = 30.0  # seconds one baseline job round trip may take before the run fails
+
+# ---------------------------------------------------------------- in-process cache tier (local_tier.py)
+TIER_MAX_ENTRIES = 10_000  # entries one process's tier holds at most (least recently used out first)
+TIER_MAX_BYTES = 64 * 2**20  # encoded bytes of values one process's tier holds at most
+TIER_HEARTBEAT = 0.015  # seconds between heartbeats on the tracking connection while the tier is in use
+# Seconds since the last answered heartbeat after which the tier serves nothing: the bound on how
+# long after an invalidation returned any process may still serve the old value.
+TIER_STALE_AFTER = 0.045
+TIER_SLOW_AFTER = 1.0  # seconds a heartbeat may go unanswered before the tier drops the connection
+TIER_IDLE_AFTER = 5.0  # seconds without lookups after which heartbeats stop (next lookup: Redis once)
+TIER_TICK_SECONDS = 1.0  # seconds between publications of a process's tier statistics
+TIER_PROCESS_ROW_TTL = 60.0  # seconds after which a silent process no longer counts in tier stats()

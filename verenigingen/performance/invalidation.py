@@ -138,6 +138,10 @@ class Generations:
 	def field_key(self, doctype: str, field: str) -> str:
 		return self.keys.key(COMPONENT, "gen", "d", doctype, "f", field)
 
+	def prefix(self) -> str:
+		"""What every counter key of the site starts with (the local tier tracks changes under it)."""
+		return self.keys.key(COMPONENT, "gen") + ":"
+
 	# ------------------------------------------------------------ what an entry checks
 	def keys_for(
 		self, name: str, ctx: SecurityContext | None, deps: tuple[Dependency, ...], *, user: bool, roles: bool

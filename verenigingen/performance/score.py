@@ -14,7 +14,8 @@ Components (weights in ``defaults.SCORE_WEIGHTS``):
   ``min(1, target_p95 / p95_wait)`` (missing, with the count, when waits had no target).
 * **database**: mean of the parts measured: ``min(1, target_ms / probe_ms)``,
   ``max(0, 1 - slow_queries_per_min / limit)``, ``max(0, 1 - lock_waits_per_min / limit)``.
-* **cache**: the app cache's hit ratio ``hits / (hits + misses)``.
+* **cache**: the app cache's hit ratio ``hits / (hits + misses)``; a hit served by the in-process
+  tier counts like one served by Redis (the inputs show the split, when reported).
 * **resources**: the tightest of CPU, memory and disk, each
   ``clamp((limit - used%) / (limit - comfort%), 0, 1)`` (1 up to 70 %, 0 from 95 %).
 """
@@ -145,12 +146,20 @@ def database_component(
 	return sum(parts.values()) / len(parts), inputs
 
 
-def cache_component(hits: int | None, misses: int | None):
+def cache_component(hits: int | None, misses: int | None, local_hits: int | None = None):
+	"""``local_hits``: the part of ``hits`` the in-process tier served (None: not reported)."""
 	if hits is None or misses is None:
 		return None, "cache statistics not available"
 	if hits + misses == 0:
 		return None, "no cache lookups recorded"
-	return hits / (hits + misses), {"hits": hits, "misses": misses}
+	inputs = {"hits": hits, "misses": misses}
+	if local_hits is not None:
+		inputs.update(
+			local_hits=local_hits,
+			redis_hits=hits - local_hits,
+			local_hit_share=round(local_hits / hits, 4) if hits else None,
+		)
+	return hits / (hits + misses), inputs
 
 
 def resources_component(
