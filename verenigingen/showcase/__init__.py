@@ -10,6 +10,7 @@ STEPS: list[tuple[str, str]] = [
 	("baseline_before", "verenigingen.showcase.baselines:before"),
 	("indexes", "verenigingen.showcase.indexes:run"),
 	("baseline_after", "verenigingen.showcase.baselines:after"),
+	("requests", "verenigingen.showcase.requests:run"),  # real HTTP; its requests feed the monitoring score
 	("cache", "verenigingen.showcase.cache:run"),
 	("jobs", "verenigingen.showcase.jobs:run"),
 	("monitoring", "verenigingen.showcase.monitoring:run"),
