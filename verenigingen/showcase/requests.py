@@ -188,7 +188,9 @@ def _compare(rows: list[dict]) -> list[dict]:
 			if r["endpoint"] != name or r is base or not r["p50_ms"] or not base["p50_ms"]:
 				continue
 			ratio = r["p50_ms"] / base["p50_ms"]
-			low, high = p50_ratio_interval(base["rounds_ms"], r["rounds_ms"], resamples=RESAMPLES)
+			low, high = p50_ratio_interval(
+				[c for c in base["rounds_ms"] if c], [c for c in r["rounds_ms"] if c], resamples=RESAMPLES
+			)
 			if ratio <= 1 / (1 + BASELINE_MIN_EFFECT) and high < 1:
 				verdict = "faster"
 			elif ratio >= 1 + BASELINE_MIN_EFFECT and low > 1:
