@@ -360,3 +360,31 @@ def test_a_bad_local_tier_config_is_refused_naming_it(tier_site, config):
 
 	with pytest.raises(InvalidCacheArgumentError, match="max_entries|verenigingen_cache_local_tier"):
 		tier_site(config)
+
+
+def test_payment_history_is_newest_first_limited_and_cached(site):
+	import frappe
+
+	from verenigingen.api.member import get_payment_history, payment_history
+
+	site.login("admin1@example.org", [ADMIN_ROLE])
+	frappe.set_user("Administrator")
+	frappe.get_doc(
+		{"doctype": "Member Payment", "name": "P3", "member": "M1", "amount": Decimal("7.00"),
+			"status": "Unpaid", "posting_date": "2025-03-01"}
+	).insert()  # fmt: skip
+	frappe.db.commit()
+	site.login("admin1@example.org", [ADMIN_ROLE])
+	history = get_payment_history("M1")
+	assert [p["name"] for p in history] == ["P3", "P2", "P1"]  # newest first, then by name
+	assert get_payment_history("M1", limit=1) == history[:1]
+	assert get_payment_history("M1") == history
+	info = payment_history.cache_info()
+	assert (info["misses"], info["hits"]) == (2, 1)  # limit is part of the key
+	with pytest.raises(frappe.ValidationError, match="limit must be a whole number from 1 to 100, got 0"):
+		get_payment_history("M1", limit=0)
+	with pytest.raises(frappe.DoesNotExistError, match="Member NOPE not found"):
+		get_payment_history("NOPE")
+	site.login("clerk@example.org", ["Accounts User"])
+	with pytest.raises(frappe.PermissionError):
+		get_payment_history("M1")

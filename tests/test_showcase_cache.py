@@ -27,4 +27,4 @@ def test_cache_step_shows_misses_hits_and_an_invalidation(
 	assert re.search(r"^second visit \(hits\) +50 ", out, re.M)
 	found = re.search(r"until the invalidation the cache says (\d+) .* and says (\d+)", out)
 	assert found and int(found.group(2)) == int(found.group(1)) + 1
-	assert re.search(r"stats\(\): 5\d hits, \d+ misses \(1 after invalidation\)", out)
+	assert re.search(r"this step: 5\d hits, \d+ misses \(1 after invalidation\)", out)

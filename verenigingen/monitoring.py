@@ -13,6 +13,7 @@ import frappe
 from frappe import _
 
 from verenigingen import frappe_bridge as bridge
+from verenigingen.performance.monitoring import endpoint_name as core_endpoint_name
 from verenigingen.performance.monitoring import job_samples, request_samples
 from verenigingen.performance.samples import SampleBuffer
 
@@ -22,17 +23,8 @@ _JOB_STARTED = "verenigingen_job_started"
 
 
 def endpoint_name(request) -> str:
-	"""A bounded name for the request's endpoint: the method of /api/method, the DocType of
-	/api/resource, else the first path segment."""
-	path = getattr(request, "path", None) or "/"
-	parts = [p for p in path.split("/") if p]
-	if parts[:2] == ["api", "method"] and len(parts) > 2:
-		name = "/api/method/" + parts[2]
-	elif parts[:2] == ["api", "resource"] and len(parts) > 2:
-		name = "/api/resource/" + parts[2]
-	else:
-		name = "/" + (parts[0] if parts else "")
-	return name[:140]
+	"""A bounded name for the request's endpoint (see ``performance.monitoring.endpoint_name``)."""
+	return core_endpoint_name(getattr(request, "path", None))
 
 
 def before_request() -> None:

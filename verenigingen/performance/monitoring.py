@@ -122,6 +122,19 @@ class MonitoringSettings:
 # ---------------------------------------------------------------- request and job samples
 
 
+def endpoint_name(path: str | None) -> str:
+	"""A bounded name for a request path's endpoint: the method of /api/method, the DocType of
+	/api/resource, else the first path segment."""
+	parts = [p for p in (path or "/").split("/") if p]
+	if parts[:2] == ["api", "method"] and len(parts) > 2:
+		name = "/api/method/" + parts[2]
+	elif parts[:2] == ["api", "resource"] and len(parts) > 2:
+		name = "/api/resource/" + parts[2]
+	else:
+		name = "/" + (parts[0] if parts else "")
+	return name[:140]
+
+
 def request_samples(endpoint: str, duration_ms: float, status: int | None) -> list[Sample]:
 	"""The samples one request adds: every request, and its endpoint (capped). 5xx is an error."""
 	error = status is None or status >= 500

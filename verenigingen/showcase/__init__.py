@@ -10,6 +10,7 @@ STEPS: list[tuple[str, str]] = [
 	("baseline_before", "verenigingen.showcase.baselines:before"),
 	("indexes", "verenigingen.showcase.indexes:run"),
 	("baseline_after", "verenigingen.showcase.baselines:after"),
+	("requests", "verenigingen.showcase.requests:run"),  # real HTTP; its requests feed the monitoring score
 	("cache", "verenigingen.showcase.cache:run"),
 	("jobs", "verenigingen.showcase.jobs:run"),
 	("monitoring", "verenigingen.showcase.monitoring:run"),
@@ -23,6 +24,7 @@ STEP_HELP: dict[str, str] = {
 	"baseline_before": "the baseline suite before the index catalogs (reports/baselines_before.json)",
 	"indexes": "measure every index probe, add the catalogs online, measure again",
 	"baseline_after": "the baseline suite after the index catalogs, and the ratio to before",
+	"requests": "the member summary and payment history over real HTTP: no indexes / indexes / cache",
 	"cache": "the security-aware cache: misses, hits, per-user entries, an invalidation",
 	"jobs": "a mixed batch of jobs through the priority coordinator and a local RQ worker",
 	"monitoring": "the performance score, its components and the bottlenecks; a stored snapshot",
