@@ -1,5 +1,6 @@
 """Human output of the bench commands: aligned tables, figures and verdicts in words, progress."""
 
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -73,6 +74,10 @@ def plural(n: int, word: str, many: str | None = None) -> str:
 	return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
+def _stderr_is_terminal() -> bool:
+	return bool(getattr(sys.stderr, "isatty", lambda: False)())
+
+
 class StepProgress:
 	"""Progress of long work on stderr (stdout stays for the result and --json): a bar on a terminal,
 	one line per step elsewhere. ``update(step, steps, fraction, label)`` is the index manager's
@@ -81,7 +86,8 @@ class StepProgress:
 	def __init__(self, what: str, steps: int, *, on_step: Callable[[], None] | None = None):
 		self.what = what
 		self.steps = steps
-		self.bar = ProgressBar(max(1, steps) * 100, what)
+		# a bar on a terminal; elsewhere the step lines below say the same, so the bar stays silent
+		self.bar = ProgressBar(max(1, steps) * 100, what, enabled=_stderr_is_terminal())
 		self.on_step = on_step
 		self._done = 0
 		self._started: dict[int, float] = {}
