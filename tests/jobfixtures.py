@@ -112,14 +112,3 @@ class WorkerPool(_CoreWorkerPool):
 	def kill(self, proc: subprocess.Popen) -> None:
 		proc.send_signal(signal.SIGKILL)
 		proc.wait(timeout=10)
-
-
-def site_record(label: str, fail: bool = False) -> None:
-	"""A job for the shell tests, run in-process as a bench worker would: records on the site's Redis
-	and writes a Role row (to see commits and rollbacks); ``fail`` raises after the write."""
-	import frappe
-
-	frappe.cache.rpush(_key(frappe.local.site, "order"), label)
-	frappe.db.sql("INSERT INTO `tabMember` (`name`) VALUES (%s)", (label,))
-	if fail:
-		raise RuntimeError(f"{label} failed after writing")

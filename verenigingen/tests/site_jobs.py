@@ -1,0 +1,21 @@
+"""Job functions the shell tests enqueue on a site. They live in the app package because a bench
+worker imports a job by dotted path, and a top-level ``tests`` package may be another library's."""
+
+import frappe
+
+from verenigingen import frappe_bridge
+from verenigingen.performance.keys import KeyBuilder
+
+
+def order_key() -> str:
+	"""The list the jobs append their labels to, under the site's namespace."""
+	return KeyBuilder(frappe_bridge.namespace()).key("jobtest", "order")
+
+
+def site_record(label: str, fail: bool = False) -> None:
+	"""Append ``label`` to the site's ``jobtest`` order list and write a Member row named ``label``
+	(to see commits and rollbacks); ``fail`` raises after the write."""
+	frappe_bridge.redis_client().rpush(order_key(), label)
+	frappe.db.sql("INSERT INTO `tabMember` (`name`) VALUES (%s)", (label,))
+	if fail:
+		raise RuntimeError(f"{label} failed after writing")
