@@ -320,6 +320,20 @@ class FrappeSite:
 				_ensure_real_user(frappe, user, roles)
 		frappe.set_user(user)
 
+	def other_connection(self):
+		"""A second connection to the site's database (another request or worker, as MariaDB sees it)."""
+		import pymysql
+
+		if self.is_double:
+			settings = self.frappe._double.sites[self.namespace]
+		else:
+			conf = self.frappe.conf
+			settings = {
+				"host": conf.db_host or "127.0.0.1", "port": int(conf.db_port or 3306),
+				"user": conf.db_user or conf.db_name, "password": conf.db_password, "database": conf.db_name,
+			}  # fmt: skip
+		return pymysql.connect(charset="utf8mb4", autocommit=True, **settings)
+
 	def run_jobs(self) -> None:
 		"""Run every queued background job of the site to its end, with a worker as a bench runs one:
 		a real ``bench worker --burst`` on a real site, rq's SimpleWorker running the double's

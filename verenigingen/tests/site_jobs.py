@@ -19,3 +19,10 @@ def site_record(label: str, fail: bool = False) -> None:
 	frappe.db.sql("INSERT INTO `tabMember` (`name`) VALUES (%s)", (label,))
 	if fail:
 		raise RuntimeError(f"{label} failed after writing")
+
+
+def whoami(label: str) -> str:
+	"""Write a Member row named ``label`` whose first name is the user the job runs as; return it."""
+	user = frappe.session.user
+	frappe.db.sql("INSERT INTO `tabMember` (`name`, `first_name`) VALUES (%s, %s)", (label, user))
+	return user

@@ -285,8 +285,9 @@ def get_traceback(with_context=False) -> str:
 
 
 def log_error(title=None, message=None, reference_doctype=None, reference_name=None, *, defer_insert=False):
-	"""frappe.log_error (v15): insert an Error Log in the current transaction (a rollback loses it).
-	A multi-line title with a message is taken as the traceback, as Frappe does."""
+	"""frappe.log_error (v15): insert an Error Log. Its table is MyISAM, so the row stays even when
+	the transaction it was written in rolls back. A multi-line title with a message is taken as the
+	traceback, as Frappe does."""
 	traceback = None
 	if message:
 		if title and "\n" in title:
@@ -303,6 +304,13 @@ def log_error(title=None, message=None, reference_doctype=None, reference_name=N
 		}
 	)
 	return doc.insert(ignore_permissions=True)
+
+
+def __getattr__(name):
+	"""``frappe.request`` and ``frappe.form_dict`` are proxies of ``frappe.local`` in Frappe."""
+	if name in ("request", "form_dict"):
+		return getattr(local, name, None)
+	raise AttributeError(f"module 'frappe' has no attribute {name!r}")
 
 
 from . import _double  # noqa: E402

@@ -17,8 +17,9 @@ _doctype_meta: dict[str, dict] | None = None
 _redis_pool = None
 _saved_states: list = []
 
-# Tables of Frappe's own DocTypes the double keeps in the scratch database (so they are
-# transactional, as on a site): the columns the shell and the tests use.
+# Tables of Frappe's own DocTypes the double keeps in the scratch database, with the columns the
+# shell and the tests use, and the storage engine Frappe gives them: Error Log is MyISAM in v15
+# (error_log.json "engine"), so an Error Log row survives the rollback of its transaction.
 FRAMEWORK_TABLES = {
 	"Error Log": "`method` varchar(140), `error` longtext, `reference_doctype` varchar(140), "
 	"`reference_name` varchar(140), `trace_id` varchar(140), `seen` int(1) not null default 0",
@@ -26,6 +27,7 @@ FRAMEWORK_TABLES = {
 	"`subject` text, `email_content` longtext, `document_type` varchar(140), `document_name` varchar(140), "
 	"`read` int(1) not null default 0",
 }
+FRAMEWORK_ENGINES = {"Error Log": "MyISAM"}
 
 APP_DOCTYPE_DIR = Path(__file__).resolve().parents[3] / "verenigingen" / "verenigingen" / "doctype"
 
@@ -211,10 +213,11 @@ def connect(db_settings: dict, redis_client, namespace: str) -> None:
 		"default 0) ENGINE=InnoDB"
 	)
 	for doctype, columns in FRAMEWORK_TABLES.items():
+		engine = FRAMEWORK_ENGINES.get(doctype, "InnoDB")
 		frappe.db.sql(
 			f"CREATE TABLE IF NOT EXISTS `tab{doctype}` (`name` varchar(140) primary key, "
 			"`creation` datetime(6), `modified` datetime(6), `modified_by` varchar(140), `owner` varchar(140), "
-			f"`docstatus` int(1) not null default 0, `idx` int(8) not null default 0, {columns}) ENGINE=InnoDB"
+			f"`docstatus` int(1) not null default 0, `idx` int(8) not null default 0, {columns}) ENGINE={engine}"
 		)
 	_redis_pool = redis_client.connection_pool
 	frappe.cache = RedisWrapper(connection_pool=_redis_pool)
@@ -309,9 +312,16 @@ def add_user(user: str, roles, enabled: bool = True) -> None:
 		disabled_users.add(user)
 
 
+def is_enabled(user: str) -> bool:
+	"""Not disabled by a User document (``enabled`` 0, saved or set with frappe.db.set_value)."""
+	if user in disabled_users:
+		return False
+	return bool(int(records.get("User", {}).get(user, {}).get("enabled", 1) or 0))
+
+
 def is_system_user(user: str) -> bool:
 	"""An enabled user with a role that has desk access (Frappe: user_type "System User")."""
-	if user in disabled_users:
+	if not is_enabled(user):
 		return False
 	return bool(set(user_roles.get(user, ())) - website_roles - {"All", "Guest", "Desk User"})
 

@@ -192,6 +192,8 @@ class Document:
 			if not insert and self.name in store:
 				self.__dict__["_before_save"] = Document({"doctype": self.doctype, **store[self.name]})
 			store[self.name] = values
+			if self.doctype == "Role" and not int(self.get("desk_access", 1) or 0):
+				frappe._double.website_roles.add(self.name)
 			if self.doctype == "User":  # a User's roles are rows of its table "roles"
 				roles = {r.get("role") if isinstance(r, dict) else r.role for r in self.get("roles") or []}
 				frappe._double.add_user(self.name, roles, enabled=bool(self.get("enabled", 1)))

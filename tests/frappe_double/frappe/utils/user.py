@@ -9,5 +9,5 @@ def get_users_with_role(role: str) -> list[str]:
 	return sorted(
 		user
 		for user, roles in frappe._double.user_roles.items()
-		if role in roles and user != "Administrator" and user not in frappe._double.disabled_users
+		if role in roles and user != "Administrator" and frappe._double.is_enabled(user)
 	)
