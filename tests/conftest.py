@@ -157,10 +157,10 @@ def redis_server_client(request):
 
 
 def _delete_namespace(client, namespace: str) -> int:
-	"""Every key of a test namespace: the app's (KeyBuilder roots), the double's ``{ns}|`` keys
-	(frappe.cache's prefix) and RQ's keys of the double's queues and jobs (they carry the namespace)."""
-	deleted = unlink_site(client, namespace)
-	return deleted + unlink_matching(client, f"*{namespace}*")
+	"""Every key of a test namespace, in one SCAN: the app's (KeyBuilder roots), the double's ``{ns}|``
+	keys (frappe.cache's prefix) and RQ's keys of the double's queues and jobs all carry the
+	namespace, which is random and unique to the test."""
+	return unlink_matching(client, f"*{namespace}*")
 
 
 @pytest.fixture(scope="session")
@@ -172,24 +172,17 @@ def _site_redis(request):
 		return
 	import redis
 
+	from verenigingen.tests.app_state import restore_app_keys, save_app_keys
+
 	conf = request.config.frappe_conf
 	clients = {
 		"cache": redis.Redis.from_url(conf.redis_cache, socket_timeout=10),
 		"queue": redis.Redis.from_url(conf.redis_queue, socket_timeout=10),
 	}
-	patterns = KeyBuilder(conf.db_name).site_patterns()
-	saved = {}
-	for label, client in clients.items():
-		saved[label] = []
-		for pattern in patterns:
-			for key in client.scan_iter(match=pattern, count=500):
-				saved[label].append((key, client.pttl(key), client.dump(key)))
+	saved = save_app_keys(clients, conf.db_name)
 	yield clients
-	for label, client in clients.items():
-		unlink_site(client, conf.db_name)
-		for key, ttl, value in saved[label]:
-			if value is not None:
-				client.restore(key, max(ttl, 0), value, replace=True)
+	restore_app_keys(clients, conf.db_name, saved)
+	for client in clients.values():
 		client.close()
 
 
