@@ -114,35 +114,6 @@ class WorkerPool(_CoreWorkerPool):
 		proc.wait(timeout=10)
 
 
-def site_record(label: str, fail: bool = False) -> None:
-	"""A job for the shell tests, run in-process as a bench worker would: records on the site's Redis
-	and writes a Role row (to see commits and rollbacks); ``fail`` raises after the write."""
-	import frappe
-
-	frappe.cache.rpush(_key(frappe.local.site, "order"), label)
-	frappe.db.sql("INSERT INTO `tabMember` (`name`) VALUES (%s)", (label,))
-	if fail:
-		raise RuntimeError(f"{label} failed after writing")
-
-
-def site_whoami(label: str) -> None:
-	"""A job for the shell tests: records, under ``label``, the user it runs as."""
-	import frappe
-
-	from verenigingen import frappe_bridge
-
-	frappe_bridge.redis_client().hset(_key(frappe_bridge.namespace(), "user"), label, frappe.session.user)
-
-
-def site_submit(label: str, fail: bool = False) -> None:
-	"""A job for the shell tests that submits ``site_whoami`` as job ``label``, then fails if told to."""
-	from verenigingen import frappe_bridge
-
-	frappe_bridge.submit_job(f"{__name__}.site_whoami", {"label": label}, job_id=label)
-	if fail:
-		raise RuntimeError(f"{label}: the submitting job failed")
-
-
 def lose_lease(namespace: str, priority: str, job_id: str) -> None:
 	"""Let this job's slot lease expire and have it reaped (as a reconcile after a stall would), then
 	work until the watchdog notices."""

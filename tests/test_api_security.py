@@ -3,8 +3,7 @@ authorisation matrix holds for every endpoint (discovered, so endpoints added la
 and malformed input is rejected with a message naming the argument."""
 
 import importlib
-import inspect
-import typing
+import uuid
 
 import pytest
 
@@ -67,27 +66,67 @@ def _endpoints() -> list:
 	return endpoints
 
 
-def _dummy(annotation):
-	origin = typing.get_origin(annotation)
-	if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
-		return None if type(None) in typing.get_args(annotation) else _dummy(typing.get_args(annotation)[0])
-	if origin is typing.Literal:
-		return typing.get_args(annotation)[0]
-	for kind, value in ((bool, False), (int, 1), (float, 1.0), (str, "matrix-probe"), (dict, {}), (list, [])):
-		if annotation is kind or origin is kind:
-			return value
-	return None
+class Probe:
+	"""One endpoint's call in the matrix: well-formed arguments for this site, and what an allowed
+	caller must get back. ``arguments(site)`` runs before every call (as Administrator)."""
+
+	def __init__(self, arguments, expect):
+		self.arguments, self.expect = arguments, expect
 
 
-def _arguments(fn) -> dict:
-	"""Well-typed values for the required parameters, so the type check passes and the guard decides."""
-	return {
-		name: _dummy(p.annotation)
-		for name, p in inspect.signature(fn).parameters.items()
-		if p.default is inspect.Parameter.empty
-		and p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
-	}
+def _no_arguments(site) -> dict:
+	return {}
 
+
+def _job(site) -> str:
+	"""A fresh coordinator job (never run) for the job endpoints."""
+	from verenigingen import frappe_bridge
+
+	coordinator = frappe_bridge.job_coordinator()
+	coordinator.load_controller = None
+	return coordinator.submit(
+		"verenigingen.tests.site_jobs.whoami",
+		{"label": "vtest-matrix"},
+		job_id=f"vtest-matrix-{uuid.uuid4().hex[:8]}",
+	)
+
+
+PROBES = {
+	"verenigingen.api.cache.get_cache_stats": Probe(
+		_no_arguments, lambda r, s: r["namespace"] == s.namespace
+	),
+	"verenigingen.api.cache.clear_cache": Probe(_no_arguments, lambda r, s: r["cleared"] is True),
+	"verenigingen.api.indexes.database_index_manager_api": Probe(
+		lambda s: {"action": "status"}, lambda r, s: "counts" in r and "auto_apply" in r
+	),
+	"verenigingen.api.jobs.get_queue_status": Probe(_no_arguments, lambda r, s: "priorities" in r),
+	"verenigingen.api.jobs.get_job_status": Probe(
+		lambda s: {"job_id": _job(s)}, lambda r, s: r["status"] in ("queued", "waiting")
+	),
+	"verenigingen.api.jobs.cancel_job": Probe(
+		lambda s: {"job_id": _job(s)}, lambda r, s: r["status"] == "cancelled"
+	),
+	"verenigingen.api.member.get_member_summary": Probe(
+		lambda s: {"member": MATRIX_MEMBER}, lambda r, s: r["full_name"] == "Matrix Probe"
+	),
+	"verenigingen.api.member.get_payment_history": Probe(
+		lambda s: {"member": MATRIX_MEMBER}, lambda r, s: isinstance(r, list)
+	),
+	"verenigingen.api.member.get_chapter_statistics": Probe(_no_arguments, lambda r, s: isinstance(r, list)),
+	"verenigingen.api.monitoring.get_performance_summary": Probe(
+		_no_arguments, lambda r, s: r["enabled"] is True
+	),
+	"verenigingen.api.monitoring.get_performance_dashboard_data": Probe(
+		lambda s: {"window": "1h"}, lambda r, s: r["enabled"] is True
+	),
+	"verenigingen.api.profiling.measure_member_performance": Probe(
+		lambda s: {"member": MATRIX_MEMBER}, lambda r, s: r["member"] == MATRIX_MEMBER
+	),
+	"verenigingen.api.readiness.validate_performance_infrastructure": Probe(
+		_no_arguments, lambda r, s: 0 <= r["score"] <= 100
+	),
+}
+MATRIX_MEMBER = "vtest-matrix-member"
 
 MATRIX = [
 	("Guest", (), False),
@@ -100,43 +139,74 @@ MATRIX = [
 @pytest.mark.shell
 @pytest.mark.parametrize(("user", "roles", "allowed"), MATRIX, ids=[m[0] for m in MATRIX])
 def test_authorisation_matrix_over_every_endpoint(frappe_site, user, roles, allowed):
+	"""Every endpoint the scan finds, called as each user: an allowed user gets the endpoint's expected
+	result, any other user a PermissionError. Anything else (another error, a refusal of an allowed
+	user, a result that is not what it should be) fails; an endpoint without a probe fails too."""
 	import frappe
 
-	frappe.flags.in_test = True  # arguments are type-checked, as in a request
+	frappe.set_user("Administrator")
+	frappe.get_doc(
+		{"doctype": "Member", "member_id": MATRIX_MEMBER, "first_name": "Matrix", "last_name": "Probe"}
+	).insert()
+	frappe.db.commit()
+	frappe_site.login(user, roles)
 	endpoints = _endpoints()
-	assert endpoints
+	missing = [
+		f"{fn.__module__}.{fn.__name__}" for fn in endpoints if f"{fn.__module__}.{fn.__name__}" not in PROBES
+	]
+	assert missing == [], f"add a Probe (arguments, expected result) for {missing}"
 	outcomes = {}
 	for fn in endpoints:
-		frappe_site.login(user, roles)
 		name = f"{fn.__module__}.{fn.__name__}"
+		probe = PROBES[name]
+		frappe.set_user("Administrator")
+		arguments = probe.arguments(frappe_site)
+		frappe.db.commit()
+		frappe.set_user(user)
+		frappe.flags.in_test = True  # arguments are type-checked, as in a request
 		try:
-			fn(**_arguments(fn))
-			outcomes[name] = "ran"
+			result = fn(**arguments)
 		except frappe.PermissionError:
 			outcomes[name] = "denied"
-		except Exception as exc:  # the body ran and refused the probe arguments: the guard let it through
-			outcomes[name] = f"ran ({type(exc).__name__})"
+		except Exception as exc:
+			outcomes[name] = f"error {type(exc).__name__}: {exc}"
+		else:
+			outcomes[name] = (
+				"answered" if probe.expect(result, frappe_site) else f"unexpected result {result!r:.200}"
+			)
 		finally:
+			frappe.flags.in_test = False
 			frappe.db.rollback()
-	if allowed:
-		assert [n for n, o in outcomes.items() if o == "denied"] == []
-	else:
-		assert {n: o for n, o in outcomes.items() if o != "denied"} == {}
+	expected = "answered" if allowed else "denied"
+	assert {n: o for n, o in outcomes.items() if o != expected} == {}
 
 
 # ---------------------------------------------------------------- typed input and the profiling endpoint
 
 
+SEED_PREFIX = "VTEST-"  # names of their own: next to the site's rows and Frappe's naming series
+
+
 def _seed(frappe_site, members=25):
+	"""A small association added to the site (committed, as the generator commits per batch; the
+	site's ledger removes it after the test); return a member with a mandate and four payments."""
+	import frappe
+
 	from verenigingen import frappe_bridge
 	from verenigingen.performance.dataset import generate_dataset
 
-	generate_dataset(frappe_bridge.database(), members=members, seed=11, progress=False)
-	import frappe
-
+	generate_dataset(
+		frappe_bridge.database(),
+		members=members,
+		seed=11,
+		progress=False,
+		truncate=False,
+		name_prefix=SEED_PREFIX,
+	)
 	rows = frappe.db.sql(
-		"SELECT member FROM `tabMember Payment` WHERE sepa_mandate != '' GROUP BY member "
-		"HAVING COUNT(*) >= 4 ORDER BY member LIMIT 1"
+		"SELECT member FROM `tabMember Payment` WHERE sepa_mandate != '' AND name LIKE %s GROUP BY member "
+		"HAVING COUNT(*) >= 4 ORDER BY member LIMIT 1",
+		(SEED_PREFIX + "%",),
 	)
 	return rows[0][0]
 
@@ -159,11 +229,12 @@ def test_malformed_input_is_rejected_naming_the_argument(frappe_site):
 
 
 @pytest.mark.shell
-def test_measure_member_performance_profiles_the_member_form_and_read_model(frappe_site):
+def test_measure_member_performance_profiles_the_member_form_and_read_model(bare_site):
 	import frappe
 
 	from verenigingen.api.profiling import measure_member_performance
 
+	frappe_site = bare_site
 	member = _seed(frappe_site)
 	frappe.flags.in_test = True
 	frappe_site.login("v.admin@example.org", ("Verenigingen Administrator",))

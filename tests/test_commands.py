@@ -209,8 +209,12 @@ def test_indexes_status_and_plan_show_the_api_data(site):
 
 
 def test_apply_runs_in_the_foreground_measured_and_asks_for_yes_on_large_tables(seeded):
-	import frappe
+	from frappe.utils.background_jobs import get_queue, get_queue_list
 
+	def queued() -> int:
+		return sum(len(get_queue(q).jobs) for q in get_queue_list())
+
+	before = queued()
 	refused = invoke(["indexes", "apply", "--catalog", "sepa", "--confirm-rows", "10"])
 	message = one_line_error(refused)
 	assert "tabMember Payment (about" in message and "over 10 rows" in message and "--yes" in message
@@ -220,7 +224,7 @@ def test_apply_runs_in_the_foreground_measured_and_asks_for_yes_on_large_tables(
 		["indexes", "apply", "--catalog", "sepa", "--confirm-rows", "10", "--yes", "--repeats", "3"]
 	)
 	assert applied.exit_code == 0, applied.stderr
-	assert frappe.enqueued_jobs == []  # in the foreground, not a background job
+	assert queued() == before  # in the foreground, not a background job
 	lines = applied.stdout.strip().splitlines()
 	assert lines[0].split()[:3] == ["index", "table", "rows"]
 	assert "too small for a difference to show" in applied.stdout  # 60 members: no ratio
@@ -384,9 +388,11 @@ def test_jobs_status_cancel_and_reconcile(site):
 
 	site.login("Administrator")
 	coordinator = frappe_bridge.job_coordinator(load_control=False)
-	coordinator.submit("tests.jobfixtures.site_record", {"label": "a"}, priority="bulk", job_id="cmd-a")
 	coordinator.submit(
-		"tests.jobfixtures.site_record", {"label": "b"}, priority="bulk", job_id="cmd-b"
+		"verenigingen.tests.site_jobs.site_record", {"label": "a"}, priority="bulk", job_id="cmd-a"
+	)
+	coordinator.submit(
+		"verenigingen.tests.site_jobs.site_record", {"label": "b"}, priority="bulk", job_id="cmd-b"
 	)  # waits: cap 1
 	queue = as_json(invoke(["jobs", "status", "--json"]))
 	bulk = queue["priorities"]["bulk"]
@@ -396,7 +402,7 @@ def test_jobs_status_cancel_and_reconcile(site):
 	assert human.stdout.strip().splitlines()[-1].startswith("0 running, 2 waiting; load ")
 	assert as_json(invoke(["jobs", "status", "cmd-b", "--json"])) == roundtrip(get_job_status("cmd-b"))
 	one = invoke(["jobs", "status", "cmd-b"])
-	assert "method      tests.jobfixtures.site_record" in one.stdout
+	assert "method      verenigingen.tests.site_jobs.site_record" in one.stdout
 	assert one.stdout.strip().splitlines()[-1] == "job cmd-b is waiting"
 	assert invoke(["jobs", "cancel", "cmd-b"]).stdout.strip() == "job cmd-b is cancelled"
 	assert get_job_status("cmd-b")["status"] == "cancelled"

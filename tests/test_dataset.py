@@ -119,3 +119,39 @@ def test_failure_half_way_leaves_no_partial_dataset(scratch_databases, monkeypat
 	with pytest.raises(RuntimeError, match="disk full"):
 		generate_dataset(db, members=200, seed=1, batch_size=50, progress=False)
 	assert all(db.sql(f"SELECT COUNT(*) FROM `{t}`")[0][0] == 0 for t in TABLES)
+
+
+def test_a_prefixed_run_adds_to_existing_rows_without_touching_them(scratch_databases, monkeypatch):
+	"""What seeding a live site needs: no truncation, names of its own (so neither the site's rows nor
+	the names Frappe's naming series give later collide), and a failed run removes only its rows."""
+	db = scratch_databases.create("prefixed")
+	generate_dataset(db, members=40, seed=3, progress=False)
+	before = {t: {r[0] for r in db.sql(f"SELECT name FROM `{t}`")} for t in TABLES}
+	generate_dataset(db, members=40, seed=3, progress=False, truncate=False, name_prefix="VT-")
+	for table in TABLES:
+		names = {r[0] for r in db.sql(f"SELECT name FROM `{table}`")}
+		added = names - before[table]
+		assert before[table] <= names and len(added) == len(before[table])
+		assert all(n.startswith("VT-") for n in added)
+	assert not db.sql("SELECT 1 FROM `tabMember Payment` WHERE name LIKE 'VT-%%' AND member NOT LIKE 'VT-%%'")
+
+	from verenigingen.performance import dataset
+
+	real = dataset.iter_association
+
+	def broken(*args, **kwargs):
+		for i, item in enumerate(real(*args, **kwargs)):
+			if i == 300:
+				raise RuntimeError("disk full")
+			yield item
+
+	monkeypatch.setattr(dataset, "iter_association", broken)
+	with pytest.raises(RuntimeError, match="disk full"):
+		generate_dataset(
+			db, members=40, seed=4, batch_size=50, progress=False, truncate=False, name_prefix="X_"
+		)
+	for table in TABLES:
+		assert not db.sql(f"SELECT 1 FROM `{table}` WHERE name LIKE 'X\\_%%'")
+		assert len(db.sql(f"SELECT name FROM `{table}`")) == 2 * len(before[table])
+	with pytest.raises(ValueError, match="name_prefix"):
+		next(iter_association(5, name_prefix=" x"))

@@ -41,8 +41,8 @@ def test_admin_only_matrix(frappe_site, guarded, user, roles, allowed):
 def test_roles_are_configurable_per_site(frappe_site, guarded):
 	import frappe
 
-	frappe.conf["verenigingen_admin_roles"] = ["Treasurer"]
-	frappe_site.login("t@example.org", ("Treasurer",))
+	frappe.conf["verenigingen_admin_roles"] = ["Accounts Manager"]
+	frappe_site.login("t@example.org", ("Accounts Manager",))
 	assert guarded(1) == 2
 	frappe_site.login("s@example.org", ("System Manager",))
 	with pytest.raises(frappe.PermissionError):

@@ -255,9 +255,10 @@ def test_jobs_probe_is_degraded_when_reconcile_is_stale(job_setup):
 
 
 @pytest.mark.shell
-def test_validate_performance_infrastructure_in_the_site(frappe_site, tmp_path):
+def test_validate_performance_infrastructure_in_the_site(bare_site, tmp_path):
 	import frappe
 
+	frappe_site = bare_site
 	from verenigingen.api.readiness import validate_performance_infrastructure
 
 	frappe.flags.in_test = True

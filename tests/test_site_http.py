@@ -171,6 +171,7 @@ def _calls(member: str) -> list[tuple[str, str, dict]]:
 	api = "verenigingen.api."
 	return [
 		(api + "member.get_member_summary", "GET", {"member": member}),
+		(api + "member.get_payment_history", "GET", {"member": member}),
 		(api + "member.get_chapter_statistics", "GET", {}),
 		(api + "cache.get_cache_stats", "GET", {}),
 		(api + "indexes.database_index_manager_api", "GET", {"action": "status"}),

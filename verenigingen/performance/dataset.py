@@ -146,11 +146,18 @@ class _Writer:
 
 
 def iter_association(
-	members: int, seed: int = 42, reference_date: date = DEFAULT_REFERENCE_DATE
+	members: int, seed: int = 42, reference_date: date = DEFAULT_REFERENCE_DATE, name_prefix: str = ""
 ) -> Iterator[tuple[str, tuple]]:
-	"""Yield (doctype, row) pairs of the whole association, deterministically for a seed."""
+	"""Yield (doctype, row) pairs of the whole association, deterministically for a seed.
+
+	``name_prefix`` starts every name (chapters, member ids, memberships, mandates, payments): rows
+	put into a live Frappe site next to its own then neither collide with them nor with the names
+	Frappe's naming series give later (``MPAY-00000001`` is the first payment Frappe names itself)."""
 	if not isinstance(members, int) or isinstance(members, bool) or members < 1:
 		raise ValueError(f"members must be a positive integer, got {members!r}")
+	if not isinstance(name_prefix, str) or name_prefix != name_prefix.strip():
+		raise ValueError(f"name_prefix must be text without surrounding spaces, got {name_prefix!r}")
+	P = name_prefix
 	rng = random.Random(seed)
 	member_status = _weighted(rng, MEMBER_STATUSES)
 	payment_method = _weighted(rng, PAYMENT_METHODS)
@@ -160,7 +167,7 @@ def iter_association(
 	chapters = []
 	for i in range(n_chapters):
 		city = CITIES[i % len(CITIES)]
-		name = f"{city} {i // len(CITIES) + 1:02d}" if i >= len(CITIES) else city
+		name = P + (f"{city} {i // len(CITIES) + 1:02d}" if i >= len(CITIES) else city)
 		region = REGIONS[i % len(REGIONS)]
 		founded = _stamp(reference_date - timedelta(days=3650 + i))
 		chapters.append(name)
@@ -173,7 +180,7 @@ def iter_association(
 	payment_seq = 0
 	ten_years = 3650
 	for m in range(1, members + 1):
-		member_id = f"M{m:07d}"
+		member_id = f"{P}M{m:07d}"
 		first = FIRST_NAMES[rng.randrange(len(FIRST_NAMES))]
 		last = LAST_NAMES[rng.randrange(len(LAST_NAMES))]
 		email = f"{first}.{last}.{m}@example.org".lower().replace(" ", "")
@@ -198,7 +205,7 @@ def iter_association(
 			enabled = 0 if status in ("Terminated", "Expired") else 1
 			cm_status = "Active" if enabled else "Inactive"
 			yield "Chapter Member", (
-				f"CM{cm_seq:09d}", _stamp(join), _stamp(join), OWNER, OWNER, 0, chapter_idx[ch],
+				f"{P}CM{cm_seq:09d}", _stamp(join), _stamp(join), OWNER, OWNER, 0, chapter_idx[ch],
 				chapters[ch], "members", "Chapter", member_id, cm_status, enabled, min(join, reference_date),
 			)  # fmt: skip
 
@@ -213,10 +220,10 @@ def iter_association(
 				old_end = since + timedelta(days=rng.randrange(60, 700))
 				old_status = "Cancelled" if rng.random() < 0.6 else "Expired"
 				iban = make_iban("NL", f"{bank}{rng.randrange(10**10):010d}")
-				previous_mandate = f"MD-{mandate_seq:08d}"
+				previous_mandate = f"{P}MD-{mandate_seq:08d}"
 				yield "SEPA Mandate", (
-					f"MD-{mandate_seq:08d}", _stamp(old_sign), _stamp(old_end), OWNER, OWNER, 0, 0,
-					f"MD-{mandate_seq:08d}", member_id, iban, bic, old_status, old_sign, old_end, 0,
+					previous_mandate, _stamp(old_sign), _stamp(old_end), OWNER, OWNER, 0, 0,
+					previous_mandate, member_id, iban, bic, old_status, old_sign, old_end, 0,
 				)  # fmt: skip
 			mandate_seq += 1
 			start = (old_end + timedelta(days=1)) if previous_mandate else since
@@ -231,7 +238,7 @@ def iter_association(
 			if m_status == "Active" and rng.random() < 0.04:
 				m_status = "Suspended"
 			iban = make_iban("NL", f"{bank}{rng.randrange(10**10):010d}")
-			current_mandate = f"MD-{mandate_seq:08d}"
+			current_mandate = f"{P}MD-{mandate_seq:08d}"
 			yield "SEPA Mandate", (
 				current_mandate, _stamp(sign), _stamp(sign), OWNER, OWNER, 0, 0, current_mandate, member_id,
 				iban, bic, m_status, sign, expiry, 1 if m_status == "Active" else 0,
@@ -249,7 +256,7 @@ def iter_association(
 			p_status = "Unpaid" if age < 45 and rng.random() < 0.7 else settled_status()
 			mandate = (previous_mandate if posting < sign else current_mandate) or current_mandate
 			yield "Member Payment", (
-				f"MPAY-{payment_seq:08d}", _stamp(posting), _stamp(posting), OWNER, OWNER, 0, 0, member_id,
+				f"{P}MPAY-{payment_seq:08d}", _stamp(posting), _stamp(posting), OWNER, OWNER, 0, 0, member_id,
 				amount, posting, p_status, method, mandate, f"{member_id}-{posting:%Y%m}-{k + 1}",
 			)  # fmt: skip
 
@@ -268,12 +275,16 @@ def generate_dataset(
 	batch_size: int = DEFAULT_BATCH_SIZE,
 	progress: bool | None = None,
 	truncate: bool = True,
+	name_prefix: str = "",
 ) -> DatasetSummary:
 	"""Fill the app's tables with a generated association; return what was created.
 
 	With ``truncate`` (the default) the five tables are emptied first so the run is
-	repeatable. ``progress``: True draws a bar, False shows nothing, None (the default) draws a bar
-	on a terminal and writes a progress line every few seconds to anything else (a pipe, a log).
+	repeatable; never use it on a site with data of its own: pass ``truncate=False`` and a
+	``name_prefix`` there (see :func:`iter_association`). A run that fails half-way removes what
+	it had committed: the tables' rows with ``truncate``, else the rows named with the prefix.
+	``progress``: True draws a bar, False shows nothing, None (the default) draws a bar on a
+	terminal and writes a progress line every few seconds to anything else (a pipe, a log).
 	"""
 	import time
 
@@ -295,7 +306,7 @@ def generate_dataset(
 	for doctype, columns in doctypes.items():
 		writer.register(doctype, columns)
 	try:
-		for doctype, row in iter_association(members, seed, reference_date):
+		for doctype, row in iter_association(members, seed, reference_date, name_prefix):
 			writer.add(doctype, row)
 		writer.flush()
 		bar.finish()  # the total was an estimate: end at what was inserted, 100 %
@@ -305,6 +316,14 @@ def generate_dataset(
 		if truncate:
 			for doctype in doctypes:
 				db.ddl(f"TRUNCATE TABLE {quote_identifier(table_name(doctype), 'table')}")
+		elif name_prefix:  # the prefix marks this run's rows
+			pattern = name_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+			for doctype in doctypes:
+				db.sql(
+					f"DELETE FROM {quote_identifier(table_name(doctype), 'table')} WHERE name LIKE %s",
+					(pattern,),
+				)
+			db.commit()
 		raise
 	finally:
 		bar.close()  # after a failure: where it stopped

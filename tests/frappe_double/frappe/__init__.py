@@ -9,7 +9,6 @@ Test-only controls (not part of Frappe) live in ``frappe._double``.
 """
 
 import threading
-from collections.abc import Callable
 
 IS_TEST_DOUBLE = True
 __version__ = "15.0.0-double"
@@ -52,20 +51,20 @@ class DuplicateEntryError(ValidationError):
 	http_status_code = 409
 
 
-class NotFound(Exception):
-	http_status_code = 404
-
-
-class IncorrectSitePath(NotFound):
-	"""frappe.exceptions.IncorrectSitePath: raised by frappe.init for a site without site_config.json."""
-
-
 class TooManyRequestsError(Exception):
 	http_status_code = 429
 
 
 class AuthenticationError(Exception):
 	http_status_code = 401
+
+
+class NotFound(Exception):
+	http_status_code = 404
+
+
+class IncorrectSitePath(NotFound):
+	"""frappe.exceptions.IncorrectSitePath: raised by frappe.init for a site without site_config.json."""
 
 
 class CharacterLengthExceededError(ValidationError):
@@ -78,6 +77,14 @@ class QueryTimeoutError(Exception):
 
 class QueryDeadlockError(Exception):
 	"""frappe.exceptions.QueryDeadlockError: Database.sql raises it, ``from`` PyMySQL's error, for ER_LOCK_DEADLOCK."""
+
+
+class ImplicitCommitError(ValidationError):
+	"""frappe.exceptions.ImplicitCommitError: DDL (or START/BEGIN) while the transaction holds writes."""
+
+
+class RateLimitExceededError(ValidationError):
+	http_status_code = 429
 
 
 class FrappeTypeError(TypeError):
@@ -97,7 +104,6 @@ guest_methods: set = set()
 allowed_http_methods_for_whitelisted_func: dict = {}
 response = _dict()
 message_log: list = []
-enqueued_jobs: list = []
 
 
 def _(msg: str, lang=None, context=None) -> str:
@@ -148,14 +154,22 @@ def is_whitelisted(method):
 
 
 def get_roles(user=None) -> list[str]:
-	"""frappe.get_roles: Guest has ["Guest"]; Administrator has every role; others their roles
-	plus the automatic "All" and "Guest"."""
+	"""frappe.get_roles (frappe.permissions.get_roles, v15): Guest has ["Guest"]; Administrator has
+	every Role of the site; others their Has Role rows plus "All" and "Guest", and "Desk User" when
+	they are an enabled System User (one of their roles has desk access)."""
 	user = user or session.user
-	if user == "Guest":
+	if not user or user == "Guest":
 		return ["Guest"]
 	if user == "Administrator":
-		return sorted(_double.all_roles() | {"Administrator", "System Manager", "All", "Guest"})
-	return sorted(set(_double.user_roles.get(user, ())) | {"All", "Guest"})
+		return sorted(_double.all_roles() | AUTOMATIC_ROLES)
+	roles = set(_double.user_roles.get(user, ())) - AUTOMATIC_ROLES
+	roles |= {"All", "Guest"}
+	if _double.is_system_user(user):
+		roles.add("Desk User")
+	return sorted(roles)
+
+
+AUTOMATIC_ROLES = frozenset({"Guest", "All", "Desk User", "Administrator"})
 
 
 def only_for(roles, message=False):
@@ -173,17 +187,29 @@ def only_for(roles, message=False):
 		throw(_("This action is only allowed for {}").format(", ".join(roles)), PermissionError)
 
 
-def has_permission(doctype=None, ptype="read", doc=None, user=None, throw=False, **kwargs) -> bool:
-	"""frappe.has_permission, by role only: does one of the user's roles grant ``ptype`` on the
-	DocType (from the DocType JSON's permissions)? Administrator may do everything."""
+def has_permission(
+	doctype=None, ptype="read", doc=None, user=None, throw=False, *, parent_doctype=None, debug=False
+) -> bool:
+	"""frappe.has_permission (v15): Administrator may do everything; otherwise one of the user's roles
+	must grant ``ptype`` on the DocType (the DocType JSON's permissions) and, when a document is given
+	(a name is loaded first: a missing one raises DoesNotExistError), the user's User Permissions must
+	allow it: on the document's own DocType by name, and on every non-empty Link field.
+	With ``throw`` a refusal raises a bare PermissionError (the message goes to
+	``flags.error_message``)."""
 	user = user or session.user
-	allowed = user == "Administrator" or bool(
-		_double.doctype_roles(doctype, ptype).intersection(get_roles(user))
-	)
-	if not allowed and throw:
-		name = getattr(doc, "name", doc) if doc is not None else None
-		msg = _("No permission for {0}").format(f"{doctype} {name}" if name else doctype)
-		globals()["throw"](msg, PermissionError)
+	if not doctype and doc is not None:
+		doctype = doc.doctype
+	if user == "Administrator":
+		return True
+	if doc is not None and isinstance(doc, str | int):
+		doc = get_doc(doctype, doc)
+	allowed = bool(_double.doctype_roles(doctype, ptype).intersection(get_roles(user)))
+	if allowed and doc is not None:
+		allowed = _double.has_user_permission(doc, user)
+	if throw and not allowed:
+		label = f"{doctype} {doc if isinstance(doc, str) else doc.name}" if doc is not None else doctype
+		flags.error_message = _("No permission for {0}").format(label)
+		raise PermissionError
 	return allowed
 
 
@@ -215,6 +241,7 @@ def set_user(username: str) -> None:
 	"""frappe.set_user: change the session user (and drop per-user flags)."""
 	session.user = username
 	session.sid = username
+	local.cache = {}
 	local.user_perms = None
 
 
@@ -234,48 +261,44 @@ def new_doc(doctype, **kwargs):
 	return Document({"doctype": doctype, **kwargs})
 
 
-def enqueue(
-	method,
-	queue="default",
-	timeout=None,
-	event=None,
-	is_async=True,
-	job_name=None,
-	now=False,
-	enqueue_after_commit=False,
-	*,
-	on_success=None,
-	on_failure=None,
-	at_front=False,
-	job_id=None,
-	deduplicate=False,
-	**kwargs,
-):
-	"""frappe.enqueue: the double hands the call to the enqueue function a test installed
-	(``_double.enqueue_handler``), or records it. Queue names are checked as Frappe does."""
-	if queue not in _double.queues:
-		raise ValueError(f"Queue should be one of {', '.join(sorted(_double.queues))}")
-	if deduplicate and not job_id:
-		raise ValueError("`job_id` paramater is required for deduplication.")
-	call = _dict(
-		method=method, queue=queue, timeout=timeout, job_id=job_id, deduplicate=deduplicate,
-		at_front=at_front, enqueue_after_commit=enqueue_after_commit, kwargs=kwargs, user=session.user,
-	)  # fmt: skip
-	enqueued_jobs.append(call)
-	handler: Callable | None = _double.enqueue_handler
-	if handler is None:
-		return call
-	if enqueue_after_commit:
-		db.after_commit.add(lambda: handler(call))
-		return None
-	return handler(call)
+def enqueue(*args, **kwargs):
+	"""frappe.enqueue: frappe.utils.background_jobs.enqueue (real RQ on the double's queue Redis)."""
+	from frappe.utils.background_jobs import enqueue as _enqueue
+
+	return _enqueue(*args, **kwargs)
+
+
+def call(fn, *args, **kwargs):
+	"""frappe.call: call ``fn`` (a dotted path or a callable) with the keyword arguments it accepts."""
+	import inspect
+
+	if isinstance(fn, str):
+		fn = get_attr(fn)
+	params = inspect.signature(fn).parameters
+	if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+		kwargs = {k: v for k, v in kwargs.items() if k in params}
+	return fn(*args, **kwargs)
+
+
+USER_CACHE_KEYS = ("bootinfo", "user_recent", "roles", "user_doc", "lang", "defaults", "user_permissions",
+	"home_page", "linked_with", "desktop_icons", "portal_menu_items", "user_perm_can_read")  # fmt: skip
 
 
 def clear_cache(user=None, doctype=None):
-	"""frappe.clear_cache: with no argument it runs every app's ``clear_cache`` hooks."""
-	if user is None and doctype is None:
-		for path in get_hooks("clear_cache") or []:
-			get_attr(path)()
+	"""frappe.clear_cache (v15): with a user, that user's entries of Frappe's per-user hashes and
+	``user:{user}*`` keys; with nothing, every ``"{db_name}|*"`` key (found with KEYS), the
+	request-local cache, then every app's ``clear_cache`` hook."""
+	if doctype:
+		return
+	if user:
+		for name in USER_CACHE_KEYS:
+			cache.hdel(name, user)
+		cache.delete_keys("user:" + user)
+		return
+	cache.delete_value(list(cache.get_keys("")), make_keys=False)
+	local.cache = {}
+	for path in get_hooks("clear_cache") or []:
+		get_attr(path)()
 
 
 def get_attr(method_string: str):
@@ -306,36 +329,39 @@ def get_traceback(with_context=False) -> str:
 
 
 def log_error(title=None, message=None, reference_doctype=None, reference_name=None, *, defer_insert=False):
-	"""frappe.log_error (frappe/utils/error.py, v15): insert an Error Log row in the current
-	transaction, so it is lost if that transaction rolls back or never commits. As in Frappe, a
-	multi-line title given with a message is the traceback (the two are swapped), the traceback
-	defaults to the exception in flight, and a title (the ``method`` Data field) over 140
-	characters is refused. The row's owner is the session user."""
+	"""frappe.log_error (v15): insert an Error Log. Its table is MyISAM, so the row stays even when
+	the transaction it was written in rolls back. A multi-line title with a message is taken as the
+	traceback, as Frappe does."""
 	traceback = None
 	if message:
-		if "\n" in title:
+		if title and "\n" in title:
 			traceback, title = title, message
 		else:
 			traceback = message
-	title = title or "Error"
-	traceback = str(traceback or get_traceback(with_context=True))
-	if not db:
-		print(f"Failed to log error in db: {title}")
-		return None
 	for field, value in (
 		("method", title),
 		("reference_doctype", reference_doctype),
 		("reference_name", reference_name),
 	):
-		if value is not None and len(str(value)) > 140:
+		if value is not None and len(str(value)) > 140:  # Document._validate_length on the Data fields
 			raise CharacterLengthExceededError(f"Error Log: {field} is longer than 140 characters")
-	name = generate_hash(length=10)
-	db.sql(
-		"INSERT INTO `tabError Log` (name, creation, modified, owner, modified_by, method, error,"
-		" reference_doctype, reference_name) VALUES (%s, NOW(6), NOW(6), %s, %s, %s, %s, %s, %s)",
-		(name, session.user, session.user, title, traceback, reference_doctype, reference_name),
+	doc = get_doc(
+		{
+			"doctype": "Error Log",
+			"method": title or "Error",
+			"error": traceback or get_traceback(),
+			"reference_doctype": reference_doctype,
+			"reference_name": reference_name,
+		}
 	)
-	return _dict(doctype="Error Log", name=name, method=title, error=traceback)
+	return doc.insert(ignore_permissions=True)
+
+
+def __getattr__(name):
+	"""``frappe.request`` and ``frappe.form_dict`` are proxies of ``frappe.local`` in Frappe."""
+	if name in ("request", "form_dict"):
+		return getattr(local, name, None)
+	raise AttributeError(f"module 'frappe' has no attribute {name!r}")
 
 
 from . import _double  # noqa: E402

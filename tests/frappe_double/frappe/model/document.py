@@ -1,5 +1,7 @@
 """frappe.model.document: a minimal Document that behaves like Frappe's for the shell's needs."""
 
+import pymysql
+
 import frappe
 
 
@@ -30,8 +32,34 @@ class Document:
 	def set(self, key, value):
 		setattr(self, key, value)
 
+	def update(self, values: dict):
+		for key, value in values.items():
+			setattr(self, key, value)
+		return self
+
+	def append(self, key, value):
+		rows = self.__dict__.setdefault(key, [])
+		rows.append(value)
+		return value
+
 	def as_dict(self) -> dict:
-		return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+		"""The document's values; numeric fields of the DocType cast as Frappe's get_valid_dict does
+		(Check 0/1, Int with cint, Float/Currency/Percent with flt: "fast" becomes 0.0)."""
+		from frappe.utils import cint, flt
+
+		values = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
+		for field in frappe._double.meta(self.doctype).get("fields", []):
+			name, kind = field["fieldname"], field.get("fieldtype")
+			value = values.get(name)
+			if kind == "Check":
+				values[name] = 1 if cint(value) else 0
+			elif value is None:
+				continue
+			elif kind == "Int" and not isinstance(value, int):
+				values[name] = cint(value)
+			elif kind in ("Float", "Currency", "Percent") and not isinstance(value, float):
+				values[name] = flt(value)
+		return values
 
 	def get_doc_before_save(self):
 		return self._before_save
@@ -53,11 +81,14 @@ class Document:
 				frappe.get_attr(path)(self, method, *args)
 
 	def insert(self, ignore_permissions=False, **kwargs):
+		"""Document.insert (v15 order): before_insert, naming, before_validate, validate, before_save,
+		the row, after_insert, on_update, on_change."""
 		if not ignore_permissions:
 			frappe.has_permission(self.doctype, "create", self, throw=True)
+		self.run_method("before_insert")
 		if not self.name:
-			self.name = self.get("role_name") or self.get(self._naming_field()) or frappe.generate_hash()
-		self.run_method("validate")
+			self.name = self._new_name()
+		self._run_before_save()
 		self._write(insert=True)
 		self.run_method("after_insert")
 		self.run_method("on_update")
@@ -67,11 +98,20 @@ class Document:
 	def save(self, ignore_permissions=False, **kwargs):
 		if not ignore_permissions:
 			frappe.has_permission(self.doctype, "write", self, throw=True)
-		self.run_method("validate")
+		self._run_before_save()
 		self._write(insert=False)
 		self.run_method("on_update")
 		self.run_method("on_change")
 		return self
+
+	def _run_before_save(self):
+		self.run_method("before_validate")
+		self.run_method("validate")
+		if self.doctype == "User":
+			# v15 User.validate -> ask_pass_update -> set_default(..., "__default") -> frappe.clear_cache():
+			# every User save clears every cache, the apps' clear_cache hooks included
+			frappe.clear_cache()
+		self.run_method("before_save")
 
 	def load_doc_before_save(self, *, raise_exception: bool = False):
 		"""Document.load_doc_before_save: the saved copy from the database (None if there is none)."""
@@ -87,7 +127,8 @@ class Document:
 	def db_set(self, fieldname, value=None, update_modified=True, notify=False, commit=False):
 		"""Mirrors v15 Document.db_set: set the value(s) on the document, stamp modified unless the
 		document is being saved, load the copy before the change if none is loaded, run
-		``before_change``, write with frappe.db.set_value (no on_update), then run ``on_change``."""
+		``before_change``, write with frappe.db.set_value (no validate, no on_update), then run
+		``on_change``."""
 		import datetime
 
 		if isinstance(fieldname, dict):
@@ -111,20 +152,43 @@ class Document:
 		if commit:
 			frappe.db.commit()
 
+	def is_new(self) -> bool:
+		return not self.name or not frappe.db.exists(self.doctype, self.name)
+
 	def delete(self, ignore_permissions=False):
 		self.run_method("on_trash")
 		if frappe.db.table_exists(self.doctype):
 			frappe.db.sql(f"DELETE FROM `tab{self.doctype}` WHERE name=%s", (self.name,))
 		else:
 			frappe._double.records.get(self.doctype, {}).pop(self.name, None)
+			if self.doctype == "User":
+				frappe._double.user_roles.pop(self.name, None)
 		self.run_method("after_delete")
 
-	def _naming_field(self) -> str:
-		return {"Member": "member_id", "SEPA Mandate": "mandate_id", "Chapter": "chapter_name"}.get(
-			self.doctype, "name"
-		)
+	def _new_name(self) -> str:
+		"""The name Frappe's naming gives a new document of the app's DocTypes (field:, format: with a
+		naming series counter in ``tabSeries``, hash), and the usual one of Role and User."""
+		if self.doctype == "Role":
+			return self.get("role_name")
+		if self.doctype == "User":
+			return self.get("email")
+		autoname = frappe._double.meta(self.doctype).get("autoname") or "hash"
+		if autoname.startswith("field:"):
+			return self.get(autoname[len("field:") :])
+		if autoname.startswith("format:") and "{#" in autoname:
+			return frappe._double.next_series_name(autoname[len("format:") :])
+		return frappe.generate_hash(length=10)
 
 	def _write(self, insert: bool):
+		from frappe.utils import now_datetime
+
+		now = now_datetime()
+		stamps = {"modified": now, "modified_by": frappe.session.user}
+		if insert:
+			stamps.update(creation=now, owner=frappe.session.user)
+		for key, value in stamps.items():
+			if key in ("modified", "modified_by") or not self.get(key):
+				self.__dict__[key] = value
 		values = {k: v for k, v in self.as_dict().items() if k != "doctype" and not isinstance(v, list)}
 		if frappe.db.table_exists(self.doctype):
 			columns = {r[0] for r in frappe.db.sql(f"SHOW COLUMNS FROM `tab{self.doctype}`")}
@@ -139,15 +203,27 @@ class Document:
 			cols = ", ".join(f"`{c}`" for c in row)
 			marks = ", ".join(["%s"] * len(row))
 			updates = ", ".join(f"`{c}`=VALUES(`{c}`)" for c in row)
-			frappe.db.sql(
-				f"INSERT INTO `tab{self.doctype}` ({cols}) VALUES ({marks}) ON DUPLICATE KEY UPDATE {updates}",
-				tuple(row.values()),
-			)
+			upsert = "" if insert else f" ON DUPLICATE KEY UPDATE {updates}"
+			try:
+				frappe.db.sql(
+					f"INSERT INTO `tab{self.doctype}` ({cols}) VALUES ({marks}){upsert}", tuple(row.values())
+				)
+			except pymysql.err.IntegrityError as exc:
+				if exc.args[0] != 1062:
+					raise
+				raise frappe.DuplicateEntryError(self.doctype, self.name, exc) from exc
 		else:
 			store = frappe._double.records.setdefault(self.doctype, {})
+			if insert and self.name in store:
+				frappe.throw(f"{self.doctype} {self.name} already exists", frappe.DuplicateEntryError)
 			if not insert and self.name in store:
 				self.__dict__["_before_save"] = Document({"doctype": self.doctype, **store[self.name]})
 			store[self.name] = values
+			if self.doctype == "Role" and not int(self.get("desk_access", 1) or 0):
+				frappe._double.website_roles.add(self.name)
+			if self.doctype == "User":  # a User's roles are rows of its table "roles"
+				roles = {r.get("role") if isinstance(r, dict) else r.role for r in self.get("roles") or []}
+				frappe._double.add_user(self.name, roles, enabled=bool(self.get("enabled", 1)))
 
 
 def get_doc(*args, **kwargs):
@@ -156,7 +232,14 @@ def get_doc(*args, **kwargs):
 		return _controller(args[0]["doctype"])(args[0])
 	if "doctype" in kwargs and len(args) == 0:
 		return _controller(kwargs["doctype"])(kwargs)
-	doctype, name = args[0], args[1]
+	doctype = args[0]
+	name = args[1] if len(args) > 1 else doctype
+	if frappe._double.meta(doctype).get("issingle"):
+		# a single DocType: its saved values, else a new one with the field defaults
+		values = frappe._double.records.get(doctype, {}).get(doctype) or frappe._double.single_defaults(
+			doctype
+		)
+		return _controller(doctype)({**values, "doctype": doctype, "name": doctype})
 	if frappe.db.table_exists(doctype):
 		rows = frappe.db.sql(f"SELECT * FROM `tab{doctype}` WHERE name=%s", (name,), as_dict=True)
 		values = rows[0] if rows else None

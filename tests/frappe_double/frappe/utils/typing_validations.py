@@ -1,77 +1,99 @@
 """frappe.utils.typing_validations: check the arguments of a whitelisted call against the function's
-type annotations before it runs, as Frappe v15 does (pydantic's TypeAdapter, lax mode, so "5" may
-become 5; a failure raises FrappeTypeError naming the argument, the expected and the given type).
+type annotations before it runs, as Frappe v15 does: pydantic's TypeAdapter in lax mode (so "5"
+may become 5); a failure raises FrappeTypeError naming the argument, the expected and the given type.
 
-Annotations that are strings or forward references are skipped, as in Frappe; ``bool`` accepts
-int and float too; a parameter's default value's type is always accepted.
+As in Frappe: string and forward-reference annotations are skipped; ``bool`` also accepts int and
+float; a parameter's default value's type is always accepted; and the names of positional
+arguments come from the registered function's own code object, so a decorator's
+``(*args, **kwargs)`` wrapper leaves positional arguments unchecked (keyword ones are checked).
 """
 
 import functools
 import inspect
 import typing
 from collections.abc import Callable
+from types import EllipsisType
 
 import frappe
 
-_SLACK = {bool: (int, bool, float)}
+SLACK_DICT = {bool: (int, bool, float)}
 
 
-def validate_argument_types(func: Callable, apply_condition: Callable | None = None):
+def validate_argument_types(func: Callable, apply_condition: Callable = lambda: True):
 	@functools.wraps(func)
 	def wrapper(*args, **kwargs):
-		if apply_condition is None or apply_condition():
+		if apply_condition():
 			args, kwargs = transform_parameter_types(func, args, kwargs)
 		return func(*args, **kwargs)
 
 	return wrapper
 
 
-def _type_name(value) -> str:
-	kind = value if inspect.isclass(value) else type(value)
+def qualified_name(obj) -> str:
+	kind = obj if inspect.isclass(obj) else type(obj)
 	if kind.__module__ in ("typing", "types"):
-		return str(value)
-	return kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+		return obj
+	if kind.__module__ == "builtins":
+		return kind.__qualname__
+	return f"{kind.__module__}.{kind.__qualname__}"
 
 
+def _raise(name, expected, value, cause=None):
+	raise frappe.FrappeTypeError(
+		f"Argument '{name}' should be of type '{qualified_name(expected)}' but got "
+		f"'{qualified_name(value)}' instead."
+	) from cause
+
+
+@functools.lru_cache(maxsize=2048)
 def _adapter(annotation):
 	from pydantic import ConfigDict, TypeAdapter
 
-	try:
-		return TypeAdapter(annotation, config=ConfigDict(arbitrary_types_allowed=True))
-	except Exception:  # pydantic refuses a config for some types (BaseModel, TypedDict): use its own
-		return TypeAdapter(annotation)
+	return TypeAdapter(annotation, config=ConfigDict(arbitrary_types_allowed=True))
 
 
 def transform_parameter_types(func: Callable, args: tuple, kwargs: dict):
 	from pydantic import ValidationError as PydanticValidationError
 
-	annotations = {k: v for k, v in getattr(func, "__annotations__", {}).items() if k != "return"}
-	if not (args or kwargs) or not annotations:
+	if not (args or kwargs) or not func.__annotations__:
 		return args, kwargs
-	signature = inspect.signature(func)
-	bound = signature.bind_partial(*args, **kwargs)
-	for name, expected in annotations.items():
-		if name not in bound.arguments:
+	new_args, new_kwargs = list(args), kwargs
+	names = func.__code__.co_varnames[: func.__code__.co_argcount]
+	if not args:
+		given = kwargs
+	elif kwargs:
+		given = dict(zip(names, args or func.__defaults__ or [], strict=False))
+		given.update(kwargs)
+	else:
+		given = dict(zip(names, args, strict=False))
+	params = dict(inspect.signature(func).parameters)
+	for name, expected in func.__annotations__.items():
+		if name not in given:
 			continue
-		value = bound.arguments[name]
-		if isinstance(expected, str | typing.ForwardRef) or any(
-			isinstance(a, str | typing.ForwardRef) for a in getattr(expected, "__args__", ())
+		value = given[name]
+		if isinstance(expected, typing.ForwardRef | str) or any(
+			isinstance(a, typing.ForwardRef | str) for a in getattr(expected, "__args__", [])
 		):
 			continue
-		accepted = _SLACK.get(expected, expected)
-		param = signature.parameters.get(name)
-		if isinstance(accepted, tuple):
-			if param is not None and param.default is not inspect.Parameter.empty:
-				accepted = (*accepted, type(param.default))
-			accepted = typing.Union[accepted]  # noqa: UP007
-		elif param is not None and param.default is not inspect.Parameter.empty and param.default != accepted:
-			accepted = typing.Union[accepted, type(param.default)]  # noqa: UP007
+		expected = SLACK_DICT.get(expected, expected)
+		param = params.get(name)
+		if param is not None and param.default is not inspect.Parameter.empty:
+			if isinstance(expected, tuple):
+				if type(param.default) not in expected:
+					expected += (type(param.default),)
+				expected = typing.Union[expected]  # noqa: UP007
+			elif param.default != expected:
+				expected = typing.Union[expected, type(param.default)]  # noqa: UP007
+		elif isinstance(expected, tuple):
+			expected = typing.Union[expected]  # noqa: UP007
 		try:
-			converted = _adapter(accepted).validate_python(value)
+			converted = _adapter(expected).validate_python(value)
 		except (TypeError, PydanticValidationError) as exc:
-			raise frappe.FrappeTypeError(
-				f"Argument '{name}' in '{func.__module__}.{func.__qualname__}' should be of type "
-				f"'{_type_name(expected)}' but got '{_type_name(value)}' instead."
-			) from exc
-		bound.arguments[name] = converted
-	return bound.args, bound.kwargs
+			_raise(name, expected, value, exc)
+		if isinstance(converted, EllipsisType):
+			_raise(name, expected, value)
+		if name in kwargs:
+			new_kwargs[name] = converted
+		else:
+			new_args[names.index(name)] = converted
+	return new_args, new_kwargs
