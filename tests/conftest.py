@@ -113,11 +113,20 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(config, items):
-	"""On a real site only the shell tests run (the core tests need the machine's MariaDB and Redis)."""
+	"""On a real site only the shell tests run (the core tests need the machine's MariaDB and Redis);
+	the bench commands' tests run on the double and, with --bench-path, through that bench's `bench`."""
 	if config.frappe_mode != "real":
 		return
-	keep = [i for i in items if i.get_closest_marker("shell")]
-	dropped = [i for i in items if not i.get_closest_marker("shell")]
+
+	def runs_here(item) -> bool:
+		if not item.get_closest_marker("shell"):
+			return False
+		# the bench commands: in-process on the double (test_commands.py), through a bench's own
+		# `bench` with --bench-path (test_commands_bench.py): not with the site's in-process frappe
+		return item.path.name not in ("test_commands.py", "test_commands_bench.py")
+
+	keep = [i for i in items if runs_here(i)]
+	dropped = [i for i in items if not runs_here(i)]
 	if dropped:
 		config.hook.pytest_deselected(items=dropped)
 		items[:] = keep
@@ -280,7 +289,7 @@ class ScratchDatabases:
 
 		ports = {
 			c.laddr.port
-			for c in psutil.Process().net_connections(kind="tcp")
+			for c in _tcp_connections(psutil.Process())
 			if c.raddr and c.raddr.port == db_settings()["port"]
 		}
 		rows = self.admin.sql(
@@ -326,6 +335,12 @@ class ScratchDatabases:
 		finally:
 			self.admin.close()
 		return errors
+
+
+def _tcp_connections(proc) -> list:
+	"""The process's TCP connections (psutil 6 names it net_connections, 5.9 connections)."""
+	listing = getattr(proc, "net_connections", None) or proc.connections
+	return listing(kind="tcp")
 
 
 def _port_of(host: str | None) -> int | None:

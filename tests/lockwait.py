@@ -31,11 +31,14 @@ def until(condition, what: str):
 def ends(fn, release):
 	"""Run ``fn`` in a thread; return what it raised (None if nothing). If it is still waiting
 	after GUARD seconds, ``release`` the lock so it can end, and fail: it would have hung."""
+	import contextvars
+
 	outcome = {}
+	context = contextvars.copy_context()  # frappe.local (a werkzeug Local) lives in context variables
 
 	def target():
 		try:
-			fn()
+			context.run(fn)
 		except BaseException as exc:  # handed to the test, which asserts on it
 			outcome["error"] = exc
 

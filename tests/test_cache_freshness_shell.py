@@ -184,7 +184,12 @@ def test_a_save_costs_one_outbox_row_and_one_after_commit_step(site):
 	doc.save()  # on_update and on_change
 	doc.db_set("status", "Suspended")  # on_change again, nothing new
 	(row,) = outbox_rows()
-	assert len(frappe.db.after_commit._functions) == 1
+	ours = [
+		f
+		for f in frappe.db.after_commit._functions
+		if "verenigingen" in getattr(getattr(f, "func", f), "__module__", "")
+	]
+	assert len(ours) == 1  # Frappe queues its own (document cache) callbacks beside it on a real site
 	from verenigingen.performance.invalidation import InvalidationBatch
 
 	assert InvalidationBatch.from_json(row[1]).doctypes == {"Member": frozenset({"status"})}
@@ -250,16 +255,15 @@ def test_an_invalidation_that_missed_redis_in_a_dead_process_is_swept(site):
 	"""Redis unreachable during the change; the process's memory is lost; Redis back; the
 	per-minute sweeper applies the committed outbox row: no stale value after it."""
 	import frappe
+	from frappe.utils.redis_wrapper import RedisWrapper
 
 	from tests.test_outbox import unreachable_redis
 	from verenigingen import caching
 	from verenigingen.caching import sweep_invalidations
 
-	if not site.is_double:
-		pytest.skip("needs the double to point the site at an unreachable Redis")
 	assert site.member_status("M1") == "Active"
 	healthy = frappe.cache
-	frappe.cache = unreachable_redis()
+	frappe.cache = RedisWrapper(connection_pool=unreachable_redis().connection_pool)  # as Frappe has it
 	try:
 		doc = frappe.get_doc("Member", "M1")
 		doc.status = "Suspended"
@@ -281,12 +285,11 @@ def test_without_the_outbox_table_changes_still_invalidate_after_commit(site):
 
 	from verenigingen.caching import sweep_invalidations
 
-	if not site.is_double:
-		pytest.skip("drops the outbox table: only on the double's scratch database")
 	assert site.member_status("M1") == "Active"
 	from verenigingen import frappe_bridge
 
-	frappe.db.sql_ddl(f"DROP TABLE `{OUTBOX}`")  # as during install, before the DocType sync ...
+	# as during install, before the DocType sync: the table is moved aside (and back afterwards)
+	frappe.db.sql_ddl(f"RENAME TABLE `{OUTBOX}` TO `{OUTBOX}__aside`")
 	frappe_bridge._OUTBOX_SITES.clear()  # ... in a process that has not seen the table yet
 	try:
 		frappe.get_doc("Member", "M1").db_set("status", "Suspended")
@@ -294,10 +297,8 @@ def test_without_the_outbox_table_changes_still_invalidate_after_commit(site):
 		assert site.member_status("M1") == "Suspended"
 		assert sweep_invalidations() == {"rows": 0, "skipped": "no outbox table"}
 	finally:
-		from verenigingen.frappe_bridge import FrappeDatabase
-		from verenigingen.performance.schema import create_app_tables, load_doctypes
-
-		create_app_tables(FrappeDatabase(), {"Cache Invalidation": load_doctypes()["Cache Invalidation"]})
+		frappe.db.commit()
+		frappe.db.sql_ddl(f"RENAME TABLE `{OUTBOX}__aside` TO `{OUTBOX}`")
 
 
 # ---------------------------------------------------------------- by hand

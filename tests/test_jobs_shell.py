@@ -170,8 +170,8 @@ def test_a_job_runs_as_its_submitter_whoever_frees_the_slot(frappe_site):
 	assert cancel_job("held")["status"] == "cancelled"
 	assert [(c, u) for c, u, _j in _admitted()][-1] == ("ann1", BOB)
 	# no worker took it up in time: the scheduler's reconcile, as Administrator, admits it again
-	redis = frappe_bridge.redis_client()
-	redis.zadd(KeyBuilder(frappe_site.namespace).key("jobs", "slots", "normal"), {"ann1": 0}, xx=True)
+	queue_redis = frappe_bridge.job_coordinator().redis  # the queue Redis (a server of its own on a bench)
+	queue_redis.zadd(KeyBuilder(frappe_site.namespace).key("jobs", "slots", "normal"), {"ann1": 0}, xx=True)
 	frappe_site.login("Administrator")
 	assert reconcile()["expired_leases"] == {"readmitted": 1}
 	admitted = _admitted()

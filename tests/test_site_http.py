@@ -73,7 +73,7 @@ def web(frappe_site):
 	port = _free_port()
 	log = open(os.path.join(sites_path, "..", "logs", f"verenigingen-test-web-{port}.log"), "w")
 	server = subprocess.Popen(
-		[sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "2", "-t", "120",
+		[sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w", "1", "-t", "120",
 		 "frappe.app:application"],
 		cwd=sites_path, stdout=log, stderr=subprocess.STDOUT,
 	)  # fmt: skip
