@@ -138,7 +138,8 @@ def test_read_commands_print_a_table_and_the_api_data_as_json(seeded):
 	assert summary["enabled"] is True and "components" in summary
 	assert last_line(bench.v("monitoring", "summary")).startswith("score ")
 	readiness = bench.json("readiness")
-	assert len(readiness["components"]) == 7 and 0 <= readiness["score"] <= 100
+	assert len(readiness["components"]) == 6 and 0 <= readiness["score"] <= 100
+	assert readiness["code_audit"]["weight"] == 0
 	assert last_line(bench.v("readiness")).startswith("readiness ")
 
 
@@ -275,6 +276,7 @@ def test_cache_jobs_monitoring_and_baselines(seeded, folder_in_bench):
 	assert written["operations"]["member_summary_uncached"]["status"] == "measured"
 	for op in written["operations"].values():
 		op["p50_ms"], op["noise"] = 0.000001, 0.0  # a baseline far faster than anything: a regression
+		op["rounds_ms"] = [[0.000001 for _t in r] for r in op.get("rounds_ms") or [[0]]]
 	(tmp_path / "fast.json").write_text(json.dumps(written))
 	worse = bench.v("baselines", *quick, "--compare", str(tmp_path / "fast.json"))
 	assert worse.returncode == 1, worse.stderr

@@ -191,6 +191,10 @@ def dead_site(frappe_site, dead, monkeypatch):
 
 	live = frappe.cache
 	monkeypatch.setattr(background_jobs, "get_redis_conn", lambda *a, **k: frappe.cache)
+	# On a site with allow_tests, Frappe reads a flag from its cache before every SQL statement
+	# (Database._log_query): with a Redis that stopped answering, Frappe itself would hang there.
+	# A production site has no allow_tests; so here, for this test, neither.
+	monkeypatch.setitem(frappe.conf, "allow_tests", False)
 	yield frappe_site, dead
 	frappe.cache = live
 
