@@ -1,0 +1,144 @@
+"""Applying the advisor's suggestions through the index manager (online DDL, the change log,
+rollback), each served shape measured on the full table before and after.
+
+A suggestion becomes an :class:`~..spec.IndexSpec` of catalog ``advisor`` whose probe is the
+heaviest shape it serves, run with the workload's own values (:class:`WorkloadProbe`), so the
+manager's before/after measurement and its change log entry speak of the real query. Tables that
+are not a Frappe DocType's (``tab...``) are left out: the manager works on DocTypes, so their DDL
+is reported to run by hand.
+"""
+
+from dataclasses import dataclass
+
+from ...db import Database
+from ...defaults import INDEX_APPLY_MEASURE_REPEATS
+from ..manager import IndexManager
+from ..spec import IndexSpec, Probe
+from .pipeline import Advice, AdvisorSettings
+from .timing import Timing, time_statement
+
+CATALOG = "advisor"
+NO_SAMPLE_SQL = "SELECT NULL LIMIT %s"  # WorkloadProbe draws from the workload's values, not from SQL
+
+
+@dataclass(frozen=True)
+class WorkloadProbe(Probe):
+	"""A probe whose parameter tuples are the workload's own values for the shape."""
+
+	values: tuple = ()
+
+	def candidates(self, db: Database) -> list[tuple]:
+		return [tuple(v) for v in self.values]
+
+
+def spec_for(advice: Advice, name: str) -> IndexSpec | None:
+	"""The IndexSpec of suggestion ``name`` (None if its table is not a DocType's)."""
+	suggestion = next(s for s in advice.suggestions if s.candidate.name == name)
+	c = suggestion.candidate
+	if not c.table.startswith("tab") or len(c.table) <= 3:
+		return None
+	shape = advice.shapes[suggestion.shapes[0]]
+	sql = shape.statement.template()
+	probe = WorkloadProbe(sql, NO_SAMPLE_SQL, values=tuple(shape.values)) if shape.statement.values else None
+	shares = ", ".join(suggestion.shapes)
+	return IndexSpec(
+		name=c.name,
+		doctype=c.table[3:],
+		columns=c.columns,
+		purpose=f"index advisor: serves workload shapes {shares}",
+		probe=probe,
+		catalog=CATALOG,
+	)
+
+
+def _time_full(db: Database, advice: Advice, sid: str, settings: AdvisorSettings) -> Timing:
+	shape = advice.shapes[sid]
+	try:
+		return time_statement(
+			db, shape.statement.template(), shape.draw(settings.runs, settings.seed), settings.timeout_s
+		)
+	finally:
+		db.commit()
+
+
+def apply_advice(
+	db: Database,
+	advice: Advice,
+	*,
+	user: str = "Administrator",
+	settings: AdvisorSettings | None = None,
+	allow_locking: bool = False,
+	measure_repeats: int = INDEX_APPLY_MEASURE_REPEATS,
+	progress=None,
+) -> list[dict]:
+	"""Add the suggested indexes online through the index manager; every shape they serve is timed
+	on the full tables before the first and after the last. Returns one row per suggestion (also
+	stored in ``advice.report["applied"]``). A failure half-way drops what this apply added
+	(the manager's rule) and raises."""
+	settings = settings or AdvisorSettings()
+	rows = []
+	specs = []
+	for s in advice.suggestions:
+		spec = spec_for(advice, s.candidate.name)
+		if spec is None:
+			rows.append(
+				{
+					"index": s.candidate.name,
+					"table": s.candidate.table,
+					"action": "skipped",
+					"reason": "not a Frappe DocType table (tab...): run the suggested DDL by hand",
+					"shapes": [],
+				}
+			)
+			continue
+		specs.append((s, spec))
+	sids = sorted({sid for s, _ in specs for sid in s.shapes}, key=lambda x: int(x[1:]))
+	before = {sid: _time_full(db, advice, sid, settings) for sid in sids}
+	manager = IndexManager(db, user=user)
+	plan = manager.plan([spec for _, spec in specs])
+	outcomes = (
+		{
+			o.index: o
+			for o in manager.apply(
+				plan, allow_locking=allow_locking, progress=progress, measure_repeats=measure_repeats
+			)
+		}
+		if specs
+		else {}
+	)
+	after = {sid: _time_full(db, advice, sid, settings) for sid in sids}
+	for s, spec in specs:
+		outcome = outcomes.get(spec.name)
+		shapes = []
+		for sid in s.shapes:
+			b, a = before[sid], after[sid]
+			shapes.append(
+				{
+					"id": sid,
+					"before_ms": b.p50_ms,
+					"after_ms": a.p50_ms,
+					"speedup": _ratio(b, a),
+					"runs": a.runs,
+				}
+			)
+		rows.append(
+			{
+				"index": spec.name,
+				"table": spec.table,
+				"action": outcome.action if outcome else "skipped",
+				"reason": outcome.reason if outcome else "",
+				"ddl": outcome.ddl if outcome else None,
+				"duration_ms": outcome.duration_ms if outcome else None,
+				"log": outcome.log if outcome else None,
+				"probe": outcome.as_dict()["comparison"] if outcome else None,
+				"shapes": shapes,
+			}
+		)
+	advice.report["applied"] = rows
+	return rows
+
+
+def _ratio(before: Timing, after: Timing) -> float | None:
+	if before.p50_ms is None or after.p50_ms is None:
+		return None
+	return before.p50_ms / max(after.p50_ms, 1e-3)
