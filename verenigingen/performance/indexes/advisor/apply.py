@@ -15,7 +15,7 @@ from ...defaults import INDEX_APPLY_MEASURE_REPEATS
 from ..manager import IndexManager
 from ..spec import IndexSpec, Probe
 from .pipeline import Advice, AdvisorSettings
-from .timing import Timing, time_statement
+from .timing import Timing, time_pair
 
 CATALOG = "advisor"
 NO_SAMPLE_SQL = "SELECT NULL LIMIT %s"  # WorkloadProbe draws from the workload's values, not from SQL
@@ -51,11 +51,18 @@ def spec_for(advice: Advice, name: str) -> IndexSpec | None:
 	)
 
 
-def _time_full(db: Database, advice: Advice, sid: str, settings: AdvisorSettings) -> Timing:
+def _time_full(db: Database, advice: Advice, sid: str, settings: AdvisorSettings, new: dict[str, list[str]]):
+	"""The shape on the full tables without (IGNORE INDEX) and with the indexes just added, in turns."""
 	shape = advice.shapes[sid]
+	tables = shape.statement.parsed.tables
+	ignore = {k: new[t.name] for k, t in enumerate(tables) if new.get(t.name)}
 	try:
-		return time_statement(
-			db, shape.statement.template(), shape.draw(settings.runs, settings.seed), settings.timeout_s
+		return time_pair(
+			db,
+			shape.statement.template(None, ignore),
+			shape.statement.template(),
+			shape.draw(settings.runs, settings.seed),
+			settings.timeout_s,
 		)
 	finally:
 		db.commit()
@@ -71,10 +78,11 @@ def apply_advice(
 	measure_repeats: int = INDEX_APPLY_MEASURE_REPEATS,
 	progress=None,
 ) -> list[dict]:
-	"""Add the suggested indexes online through the index manager; every shape they serve is timed
-	on the full tables before the first and after the last. Returns one row per suggestion (also
-	stored in ``advice.report["applied"]``). A failure half-way drops what this apply added
-	(the manager's rule) and raises."""
+	"""Add the suggested indexes online through the index manager (which measures each one's probe
+	before and after its DDL, into its change log). Then every shape they serve is timed on the
+	full tables without (``IGNORE INDEX``) and with the new indexes, run in turns so both see the
+	same load. Returns one row per suggestion (also ``advice.report["applied"]``). A failure
+	half-way drops what this apply added (the manager's rule) and raises."""
 	settings = settings or AdvisorSettings()
 	rows = []
 	specs = []
@@ -92,26 +100,26 @@ def apply_advice(
 			)
 			continue
 		specs.append((s, spec))
-	sids = sorted({sid for s, _ in specs for sid in s.shapes}, key=lambda x: int(x[1:]))
-	before = {sid: _time_full(db, advice, sid, settings) for sid in sids}
 	manager = IndexManager(db, user=user)
 	plan = manager.plan([spec for _, spec in specs])
-	outcomes = (
-		{
-			o.index: o
-			for o in manager.apply(
-				plan, allow_locking=allow_locking, progress=progress, measure_repeats=measure_repeats
-			)
-		}
-		if specs
-		else {}
-	)
-	after = {sid: _time_full(db, advice, sid, settings) for sid in sids}
+	outcomes = {}
+	if specs:
+		applied = manager.apply(
+			plan, allow_locking=allow_locking, progress=progress, measure_repeats=measure_repeats
+		)
+		outcomes = {o.index: o for o in applied}
+	new: dict[str, list[str]] = {}
+	for _, spec in specs:
+		outcome = outcomes.get(spec.name)
+		if outcome is not None and outcome.action == "created":
+			new.setdefault(spec.table, []).append(spec.name)
+	sids = sorted({sid for s, _ in specs for sid in s.shapes}, key=lambda x: int(x[1:]))
+	timed = {sid: _time_full(db, advice, sid, settings, new) for sid in sids}
 	for s, spec in specs:
 		outcome = outcomes.get(spec.name)
 		shapes = []
 		for sid in s.shapes:
-			b, a = before[sid], after[sid]
+			b, a = timed[sid]
 			shapes.append(
 				{
 					"id": sid,

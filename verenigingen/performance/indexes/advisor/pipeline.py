@@ -71,7 +71,8 @@ class Advice:
 
 
 def _denied(exc: BaseException, what: str) -> None:
-	if error_code(exc) in ACCESS_DENIED_CODES:
+	"""Raise AdvisorPrivilegeError (one line) if ``exc`` is the server refusing this user."""
+	if not isinstance(exc, AdvisorPrivilegeError) and error_code(exc) in ACCESS_DENIED_CODES:
 		raise AdvisorPrivilegeError(f"the database user may not {what}: {error_text(exc)}") from exc
 
 
@@ -131,7 +132,7 @@ def _prepare(db: Database, workload: Workload, schemas, settings: AdvisorSetting
 def _weigh(db: Database, shapes: list[Shape], workload: Workload, settings: AdvisorSettings) -> str:
 	"""Total time per shape: the slow log's, else measured (up to ``weight_samples`` of its
 	statements run once each on the full tables; total = median x count)."""
-	if any(s.logged_ms for s in shapes) or workload.source.startswith("mysql.slow_log"):
+	if workload.from_slow_log:
 		for s in shapes:
 			s.total_ms, s.weight_source = s.logged_ms, "slow log"
 		return "slow log"

@@ -268,6 +268,7 @@ def choose(prover: Prover, candidates: list[Candidate]) -> tuple[list[Suggestion
 		chosen_names.add(c.name)
 		open_shapes -= set(served)
 
+	_merge_prefixes(suggestions, chosen_names, results, min_speedup)
 	_second_round(prover, candidates, suggestions, chosen_names, results)
 	rejected = []
 	for c in candidates:
@@ -282,6 +283,33 @@ def choose(prover: Prover, candidates: list[Candidate]) -> tuple[list[Suggestion
 			reason = f"not {min_speedup:g}x faster on any shape"
 		rejected.append(Rejected(c, best, reason, prover.errors.get(c.name)))
 	return suggestions, rejected
+
+
+def _merge_prefixes(
+	suggestions: list[Suggestion], chosen_names: set[str], results, min_speedup: float
+) -> None:
+	"""A chosen index that is a left prefix of another chosen one on the same table would be the
+	redundant index the manager reports: its shapes go to the longer one wherever that one was
+	proven ``min_speedup`` times faster for them too."""
+	for short in sorted(suggestions, key=lambda s: len(s.candidate.columns)):
+		longer = [
+			s
+			for s in suggestions
+			if s is not short
+			and s.candidate.table == short.candidate.table
+			and len(s.candidate.columns) > len(short.candidate.columns)
+			and s.candidate.columns[: len(short.candidate.columns)] == short.candidate.columns
+		]
+		for target in longer:
+			pairs = results.get(target.candidate.name, {})
+			if all((_ratio(pairs.get(sid)) or 0.0) >= min_speedup for sid in short.shapes):
+				for sid in short.shapes:
+					if sid not in target.shapes:
+						target.shapes.append(sid)
+						target.before[sid], target.after[sid] = pairs[sid]
+				suggestions.remove(short)
+				chosen_names.discard(short.candidate.name)
+				break
 
 
 def _second_round(prover: Prover, candidates, suggestions, chosen_names, results) -> None:

@@ -480,6 +480,8 @@ def _clauses(tokens: list[Token]) -> dict[str, tuple[int, int]]:
 				raise SQLSyntaxError("unbalanced parentheses: a ) without its (")
 		elif depth == 0 and tok.kind == IDENT and tok.text.upper() in _CLAUSES:
 			word = tok.text.upper()
+			if word in ("UNION", "EXCEPT", "INTERSECT"):
+				raise UnsupportedStatementError(f"{word} is not analysed")
 			if word in ("GROUP", "ORDER"):
 				if i + 1 >= len(tokens) or not tokens[i + 1].is_word("BY"):
 					raise SQLSyntaxError(f"{word} without BY")
@@ -718,12 +720,11 @@ def render_template(
 	spaced = tokenize(statement.text, keep_space=True)
 	out = []
 	index = 0
+	blanked = False  # the last token was dropped (inside an IN list): so is the space after it
 	for tok in spaced:
-		if tok.kind == COMMENT:
-			out.append(" ")
-			continue
-		if tok.kind == WS:
-			out.append(tok.text)
+		if tok.kind in (COMMENT, WS):
+			if not blanked:
+				out.append(" " if tok.kind == COMMENT else tok.text)
 			continue
 		if tok.is_op(";"):
 			continue
@@ -734,6 +735,7 @@ def render_template(
 		else:
 			out.append(tok.text)
 		out.append(suffix.get(index, ""))
+		blanked = replace.get(index) == "" and not tok.is_op(")")
 		index += 1
 	return "".join(out).strip()
 

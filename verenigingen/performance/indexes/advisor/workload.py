@@ -10,7 +10,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from ...db import Database
+from ...db import Database, quote_identifier
 from ...exceptions import SQLSyntaxError, UnsupportedStatementError, WorkloadSourceError
 from .model import TableUse
 from .query import Statement, parse_statement
@@ -98,6 +98,7 @@ class Workload:
 	problems: list[Problem] = field(default_factory=list)
 	unlisted_problems: int = 0
 	notes: list[str] = field(default_factory=list)
+	from_slow_log: bool = False  # weighted by the logged query times
 
 	def problem(self, problem: Problem) -> None:
 		if (
@@ -199,10 +200,10 @@ def slow_log_settings(db: Database) -> dict:
 	return {"log_output": str(row[0]), "slow_query_log": bool(int(row[1])), "long_query_time": float(row[2])}
 
 
-def slow_log_access(db: Database) -> str | None:
+def slow_log_access(db: Database, source: str = "`mysql`.`slow_log`") -> str | None:
 	"""None if this database user may read ``mysql.slow_log``, else why not (one line)."""
 	try:
-		db.sql("SELECT 1 FROM mysql.slow_log LIMIT 0")
+		db.sql(f"SELECT 1 FROM {source} LIMIT 0")
 	except Exception as exc:
 		if error_code(exc) in ACCESS_DENIED_CODES:
 			return (
@@ -213,21 +214,29 @@ def slow_log_access(db: Database) -> str | None:
 	return None
 
 
+SLOW_LOG_TABLE = "mysql.slow_log"
+
+
 def read_slow_log(
-	db: Database, since_minutes: int | None = None, limit: int = 100_000, seed: int = 0
+	db: Database,
+	since_minutes: int | None = None,
+	limit: int = 100_000,
+	seed: int = 0,
+	*,
+	table: str = SLOW_LOG_TABLE,
 ) -> Workload:
 	"""A workload from ``mysql.slow_log`` (statements of the current database, the newest ``limit``,
-	of the last ``since_minutes`` if given), weighted by the query time the log recorded."""
+	of the last ``since_minutes`` if given), weighted by the query time the log recorded.
+	``table`` names another table of the same layout (``schema.table``; for tests)."""
+	schema, _, name = table.partition(".")
+	source = f"{quote_identifier(schema, 'database')}.{quote_identifier(name, 'table')}"
 	if since_minutes is not None and (not isinstance(since_minutes, int) or since_minutes < 1):
 		raise WorkloadSourceError(f"--since must be a positive number of minutes, got {since_minutes!r}")
-	denied = slow_log_access(db)
+	denied = slow_log_access(db, source)
 	if denied:
 		raise WorkloadSourceError(denied)
 	settings = slow_log_settings(db)
-	sql = (
-		"SELECT sql_text, TIME_TO_SEC(query_time) * 1000 + MICROSECOND(query_time) / 1000 "
-		"FROM mysql.slow_log WHERE db = DATABASE()"
-	)
+	sql = f"SELECT sql_text, TIME_TO_SEC(query_time) * 1000 FROM {source} WHERE db = DATABASE()"
 	values: list = []
 	if since_minutes is not None:
 		sql += " AND start_time >= NOW() - INTERVAL %s MINUTE"
@@ -254,7 +263,8 @@ def read_slow_log(
 		if isinstance(text, bytes | bytearray):
 			text = text.decode("utf-8", errors="replace")
 		items.append((str(text), None, None, float(ms or 0)))
-	workload = build_workload(items, f"mysql.slow_log{window}", seed)
+	workload = build_workload(items, f"{table}{window}", seed)
+	workload.from_slow_log = True
 	if "TABLE" not in settings["log_output"].upper() or not settings["slow_query_log"]:
 		workload.notes.append(
 			f"the slow log is no longer written to the table; these are older entries. {ENABLE_SLOW_LOG}"
