@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from ...db import Database, quote_identifier, validate_identifier
+from ...db import Database, quote_identifier
 from ...defaults import (
 	ADVISOR_MAX_CANDIDATES,
 	ADVISOR_MAX_COVERING_COLUMNS,
@@ -76,13 +76,21 @@ def _denied(exc: BaseException, what: str) -> None:
 		raise AdvisorPrivilegeError(f"the database user may not {what}: {error_text(exc)}") from exc
 
 
+def current_database(db: Database) -> str:
+	"""The database the connection reads (the server's word: a handle's own name may be a label)."""
+	name = db.sql("SELECT DATABASE()")[0][0]
+	if not name:
+		raise AdvisorPrivilegeError("the connection has no current database: give one (-D)")
+	return str(name)
+
+
 def _load_schemas(
-	db: Database, workload: Workload, settings: AdvisorSettings
+	db: Database, database: str, workload: Workload, settings: AdvisorSettings
 ) -> dict[str, TableSchema | None]:
 	schemas: dict[str, TableSchema | None] = {}
 	for shape in workload.shapes:
 		for ref in shape.statement.parsed.tables:
-			if ref.name in schemas or (ref.schema is not None and ref.schema != db.database_name):
+			if ref.name in schemas or (ref.schema is not None and ref.schema != database):
 				continue
 			try:
 				schemas[ref.name] = load_table(db, ref.name, exact_below=max(10 * settings.min_rows, 10_000))
@@ -106,13 +114,13 @@ def _drop_shape(workload: Workload, shape: Shape, kind: str, error: str) -> None
 	)
 
 
-def _prepare(db: Database, workload: Workload, schemas, settings: AdvisorSettings) -> list[Shape]:
+def _prepare(db: Database, database: str, workload: Workload, schemas) -> list[Shape]:
 	"""Resolve each shape against the schema and EXPLAIN it on the full tables; drop (and report)
 	those the server or the schema rejects."""
 	kept = []
 	for shape in workload.shapes:
 		try:
-			shape.uses, shape.notes = resolve(shape.statement.parsed, schemas, db.database_name)
+			shape.uses, shape.notes = resolve(shape.statement.parsed, schemas, database)
 		except SQLSyntaxError as exc:
 			_drop_shape(workload, shape, "not analysed", str(exc))
 			continue
@@ -283,13 +291,13 @@ def advise(
 		phases[name] = round(now - since, 3)
 		return now
 
-	validate_identifier(db.database_name, "database")
+	database = current_database(db)
 	t = time.perf_counter()
 	say(
 		f"reading the schema of {len({r.name for s in workload.shapes for r in s.statement.parsed.tables})} tables"
 	)
-	schemas = _load_schemas(db, workload, settings)
-	shapes = _prepare(db, workload, schemas, settings)
+	schemas = _load_schemas(db, database, workload, settings)
+	shapes = _prepare(db, database, workload, schemas)
 	t = phase("schema and EXPLAIN", t)
 	say(f"weighing {len(shapes)} shapes")
 	weight_source = _weigh(db, shapes, workload, settings)
@@ -388,7 +396,7 @@ def advise(
 			detail += " (" + "; ".join(shape.notes[:2]) + ")"
 		shape_rows.append(_shape_row(shape, total, status, detail, names))
 	report = {
-		"database": db.database_name,
+		"database": database,
 		"source": workload.source,
 		"generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
 		"seconds": round(time.perf_counter() - started, 3),

@@ -68,7 +68,7 @@ class ScratchSpace:
 			else:
 				self.mode, self.name = DATABASE, name
 				return
-		self.mode, self.name = TABLES, self.db.database_name
+		self.mode, self.name = TABLES, str(self.db.sql("SELECT DATABASE()")[0][0])
 
 	def close(self) -> None:
 		"""Drop every copy (and the scratch database). Safe to call twice."""

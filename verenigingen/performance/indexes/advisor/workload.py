@@ -255,7 +255,7 @@ def read_slow_log(
 				f"the slow query log is not written to mysql.slow_log ({state}). {ENABLE_SLOW_LOG}"
 			)
 		raise WorkloadSourceError(
-			f"mysql.slow_log holds no statements of {db.database_name}{window} ({state}): "
+			f"{table} holds no statements of this database{window} ({state}): "
 			"let the site run a while, or lower long_query_time"
 		)
 	items = []
