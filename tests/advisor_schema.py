@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 STATUSES = ("Draft", "Open", "Paid", "Cancelled")
 WAREHOUSES = tuple(f"Warehouse {k:02d}" for k in range(25))
+COMPANIES = tuple(f"Company {k}" for k in range(4))
 START = date(2022, 1, 1)
 DAYS = 3 * 365
 
@@ -97,7 +98,7 @@ def seed(db, *, orders: int, items: int, customers: int, countries: int = 200, s
 				rng.choice(STATUSES),
 				START + timedelta(days=rng.randrange(DAYS)),
 				rng.randrange(100, 100_000) / 100,
-				rng.choice(("Alpha", "Beta")),
+				rng.choice(COMPANIES),
 				rng.choice((0, 1, 1, 2)),
 				"remark " * 60,
 				"2022-01-01",
@@ -162,7 +163,7 @@ SERVED_SHAPES = {
 }
 SMALL_SHAPES = {"country currency": "SELECT currency FROM `tabAdv Country` WHERE code = 'C{k3:03d}'"}
 UNINDEXABLE_SHAPES = {
-	"orders by company, through a function": "SELECT COUNT(*) FROM `tabAdv Order` WHERE IFNULL(company, '') = 'Alpha'"
+	"orders by company, through a function": "SELECT COUNT(*) FROM `tabAdv Order` WHERE IFNULL(company, '') = 'Company 1'"
 }
 BROKEN = [
 	"SELECT name FROM WHERE customer = 'x'",
@@ -181,7 +182,7 @@ def _fill(template: str, rng: random.Random, sizes: dict) -> str:
 		day=day.isoformat(),
 		day_end=(day + timedelta(days=30)).isoformat(),
 		warehouse=rng.choice(WAREHOUSES),
-		company=rng.choice(("Alpha", "Beta")),
+		company=rng.choice(COMPANIES),
 		order=f"ORD-{rng.randrange(sizes['orders']):07d}",
 		k=rng.randrange(sizes["customers"]),
 		k3=rng.randrange(sizes.get("countries", 200)),

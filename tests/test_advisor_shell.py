@@ -158,3 +158,20 @@ def test_the_slow_log_job_fails_with_the_servers_reason(frappe_site):
 	job = coordinator.status(result["job_id"])
 	assert job["status"] == "failed" and "SET GLOBAL slow_query_log=ON" in job["error"]
 	assert frappe.db.sql("SELECT @@global.log_output, @@global.slow_query_log")[0] == settings
+
+
+def test_the_dashboard_calls_endpoints_that_exist_and_are_guarded():
+	import re
+	from pathlib import Path
+
+	import frappe
+
+	js = (
+		Path(__file__).resolve().parents[1]
+		/ "verenigingen/verenigingen/page/performance_dashboard/performance_dashboard.js"
+	).read_text()
+	methods = set(re.findall(r'frappe\.xcall\(\s*"([\w.]+)"', js))
+	assert {"verenigingen.api.indexes.get_index_advice", "verenigingen.api.indexes.database_index_manager_api"} <= methods
+	for method in methods:
+		fn = frappe.get_attr(method)
+		assert getattr(fn, "__verenigingen_guard__", None), method

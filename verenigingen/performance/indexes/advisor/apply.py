@@ -2,8 +2,9 @@
 rollback), each served shape measured on the full table before and after.
 
 A suggestion becomes an :class:`~..spec.IndexSpec` of catalog ``advisor`` whose probe is the
-heaviest shape it serves, run with the workload's own values (:class:`WorkloadProbe`), so the
-manager's before/after measurement and its change log entry speak of the real query. Tables that
+heaviest single-table shape it serves (none for a join), run with the workload's own values
+(:class:`WorkloadProbe`), so the manager's before/after measurement and its change log entry
+speak of the real query. Tables that
 are not a Frappe DocType's (``tab...``) are left out: the manager works on DocTypes, so their DDL
 is reported to run by hand.
 """
@@ -37,9 +38,14 @@ def spec_for(advice: Advice, name: str) -> IndexSpec | None:
 	c = suggestion.candidate
 	if not c.table.startswith("tab") or len(c.table) <= 3:
 		return None
-	shape = advice.shapes[suggestion.shapes[0]]
-	sql = shape.statement.template()
-	probe = WorkloadProbe(sql, NO_SAMPLE_SQL, values=tuple(shape.values)) if shape.statement.values else None
+	# The probe: the heaviest shape it serves that reads its table alone. A join gets none: the
+	# manager times its probe without a time limit, and a join on the full tables before its
+	# other indexes exist can take minutes a run (apply_advice times every shape, bounded).
+	served = [advice.shapes[sid] for sid in suggestion.shapes]
+	shape = next((sh for sh in served if len(sh.uses) == 1), None)
+	probe = None
+	if shape is not None and shape.statement.values:
+		probe = WorkloadProbe(shape.statement.template(), NO_SAMPLE_SQL, values=tuple(shape.values))
 	shares = ", ".join(suggestion.shapes)
 	return IndexSpec(
 		name=c.name,

@@ -106,6 +106,8 @@ class TableUse:
 	group: list[str] | None = None  # GROUP BY, when all on this table
 	read: set[str] = field(default_factory=set)
 	star: bool = False
+	eq_slots: dict[str, list[int]] = field(default_factory=dict)  # eq column -> indexes into the values
+	join_pairs: list[tuple[str, str, str]] = field(default_factory=list)  # (column, other table, its column)
 
 	def as_dict(self) -> dict:
 		return {
@@ -188,8 +190,12 @@ def resolve(
 				continue
 			_add(use.join, name)
 			_add(other[0].join, other[1])
+			use.join_pairs.append((name, other[0].table, other[1]))
+			other[0].join_pairs.append((other[1], use.table, name))
 			continue
 		_add(use.eq if predicate.kind == "eq" else use.range, name)
+		if predicate.kind == "eq" and predicate.slot is not None:
+			use.eq_slots.setdefault(name, []).append(predicate.slot)
 	for use in uses:
 		use.range = [c for c in use.range if c not in use.eq]
 		use.join = [c for c in use.join if c not in use.eq]

@@ -29,6 +29,8 @@ from .timing import ACCESS_DENIED_CODES, StatementTimeout, error_code, error_tex
 from .workload import Problem, Shape, Workload
 
 Progress = Callable[[str], None]
+WEIGHING_BUDGET_MS = 1000.0  # a shape is run again to weigh it only while its runs took less than this
+WEIGHING_TIMEOUT_S = 3.0  # a statement weighed past this counts this long (a lower bound: heavy enough)
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,8 @@ def _prepare(db: Database, database: str, workload: Workload, schemas) -> list[S
 
 def _weigh(db: Database, shapes: list[Shape], workload: Workload, settings: AdvisorSettings) -> str:
 	"""Total time per shape: the slow log's, else measured (up to ``weight_samples`` of its
-	statements run once each on the full tables; total = median x count)."""
+	statements run once each on the full tables, fewer once they took WEIGHING_BUDGET_MS;
+	total = median x count)."""
 	if workload.from_slow_log:
 		for s in shapes:
 			s.total_ms, s.weight_source = s.logged_ms, "slow log"
@@ -148,11 +151,14 @@ def _weigh(db: Database, shapes: list[Shape], workload: Workload, settings: Advi
 		times = []
 		sql = s.statement.template()
 		for values in s.values[: settings.weight_samples]:
+			if sum(times) >= WEIGHING_BUDGET_MS:
+				break  # a slow shape: its runs so far weigh it well enough
+			limit = min(settings.timeout_s, WEIGHING_TIMEOUT_S)
 			try:
-				times.append(run_once(db, sql, values, settings.timeout_s))
+				times.append(run_once(db, sql, values, limit))
 			except StatementTimeout:
-				times.append(settings.timeout_s * 1000)
-				s.notes.append(f"a statement ran past the {settings.timeout_s:g} s limit while being weighed")
+				times.append(limit * 1000)
+				s.notes.append(f"its statements run past {limit:g} s: weighed as {limit:g} s each (at least)")
 				break
 			except Exception as exc:
 				_denied(exc, "run the workload's statements")
@@ -333,6 +339,7 @@ def advise(
 				min_speedup=settings.min_speedup,
 			)
 			prover.prepare(settings.sample_rows, settings.seed)
+			t = phase("scratch copies", t)
 			baseline = prover.baseline
 			suggestions, rejected = choose(prover, candidates)
 			suggestions.sort(key=lambda s: -sum(by_id[sid].total_ms or 0.0 for sid in s.shapes))

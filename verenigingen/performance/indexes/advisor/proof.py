@@ -6,7 +6,9 @@ before and after: p50 over the runs, and ANALYZE's access type and rows. A candi
 only if it makes a shape at least ``min_speedup`` times faster. Among candidates that do, a greedy
 choice keeps the fewest indexes that serve the most workload time: a candidate serves a shape
 "well" if it is within twice the best candidate's time for it, so one index serving several
-shapes wins over one index each, and a covering index wins only where it is really faster. A join
+shapes wins over one index each, and a covering index wins only where it is really faster, or
+where the plain one would look up many rows on the full table (the copy fits in memory; the full
+table may not, and its lookups become random reads). A join
 gets a second round: with the indexes chosen so far in place, an index on its other table that
 makes it ``min_speedup`` times faster again is suggested too, and a join no single index speeds up
 enough is tried with the best index on each of its tables together.
@@ -23,6 +25,8 @@ from .timing import PlanRow, Timing, error_text, plan, time_pair, time_statement
 from .workload import Shape
 
 MIN_GAIN_MS = 0.5  # an index must save at least this much per run to count as faster (below it: noise)
+MANY_LOOKUPS = 1_000  # row lookups a plain index would make per run on the full table, from which a
+# proven covering variant is preferred: the copy fits in memory, the full table may not (random reads)
 GOOD_SLACK = 2.0  # a candidate serves a shape well within this factor of the best candidate's time ...
 GOOD_SLACK_MS = (
 	1.0  # ... plus this many milliseconds (a millisecond either way is no reason for another index)
@@ -114,14 +118,46 @@ class Prover:
 		self.errors: dict[str, str] = {}  # candidate name -> why it could not be built
 
 	def prepare(self, sample_rows: int, seed: int) -> None:
-		"""Copy every table of the shapes; time each shape without any candidate."""
-		tables = sorted({t for s in self.shapes.values() for t in s.tables})
-		for table in tables:
+		"""Copy every table of the shapes, so that the sample serves the workload as the full
+		table would: first the rows its equality conditions ask for (the drawn values), then the
+		rows joined to those already copied, then random rows up to ``sample_rows``. Then run each
+		shape once without any candidate (ANALYZE: its plan, and whether it runs at all)."""
+		seeds: dict[str, dict[str, set]] = {}
+		edges: dict[str, set[tuple[str, str, str]]] = {}
+		for sid, shape in self.shapes.items():
+			for use in shape.uses:
+				for column, slots in use.eq_slots.items():
+					found = seeds.setdefault(use.table, {}).setdefault(column, set())
+					for params in self.params[sid]:
+						for slot in slots:
+							value = params[slot] if slot < len(params) else None
+							found.update(value if isinstance(value, tuple) else (value,))
+				edges.setdefault(use.table, set()).update(use.join_pairs)
+		tables = sorted(
+			{t for s in self.shapes.values() for t in s.tables}, key=lambda t: (t not in seeds, t)
+		)
+		done: list[str] = []
+		while tables:
+			# next: a table joined to one already copied (its rows follow the copied ones), else the first
+			table = next((t for t in tables if any(o in done for _, o, _ in edges.get(t, ()))), tables[0])
+			tables.remove(table)
 			schema = self.schemas[table]
 			stored = [c.name for c in schema.columns.values() if not c.generated]
-			self.scratch.copy(table, stored, rows=schema.rows, limit=sample_rows, seed=seed)
+			joins = [
+				(column, other, other_column)
+				for column, other, other_column in sorted(edges.get(table, ()))
+				if other in done
+			]
+			values = {
+				c: sorted((v for v in vs if v is not None), key=repr)
+				for c, vs in seeds.get(table, {}).items()
+			}
+			self.scratch.copy(
+				table, stored, rows=schema.rows, limit=sample_rows, seed=seed, seeds=values, joins=joins
+			)
+			done.append(table)
 		for sid in self.shapes:
-			self.baseline[sid] = self.run(sid)
+			self.baseline[sid] = self.run(sid, once=True)
 
 	def sql(self, sid: str, ignore: dict[str, list[str]] | None = None) -> str:
 		"""The shape's statement on the copies, ignoring ``ignore`` (table -> index names)."""
@@ -131,11 +167,15 @@ class Prover:
 		hints = {k: ignore[t.name] for k, t in enumerate(tables) if ignore and ignore.get(t.name)}
 		return shape.statement.template(refs, hints)
 
-	def run(self, sid: str) -> Run:
+	def run(self, sid: str, *, once: bool = False) -> Run:
+		"""The shape on the copies as they are: p50 over its parameter tuples (one run with
+		``once``), and ANALYZE's plan."""
 		params = self.params[sid]
 		sql = self.sql(sid)
 		try:
-			timing = time_statement(self.db, sql, params, self.timeout_s)
+			timing = time_statement(
+				self.db, sql, params[:1] if once else params, self.timeout_s, warmup=not once
+			)
 			rows = plan(self.db, sql, params[0] if params else None, analyze=not timing.timed_out)
 		except Exception as exc:  # the statement fails on the copy: report it with the server's words
 			return Run(Timing(), {}, error_text(exc))
@@ -155,7 +195,13 @@ class Prover:
 		first = params[0] if params else None
 		try:
 			before, after = time_pair(
-				self.db, without, with_, params, self.timeout_s, threshold=None if full else self.min_speedup
+				self.db,
+				without,
+				with_,
+				params,
+				self.timeout_s,
+				threshold=None if full else self.min_speedup,
+				warm_before=full,
 			)
 			before_plan = (
 				plan(self.db, without, first, analyze=not before.timed_out)
@@ -190,6 +236,21 @@ class Prover:
 		finally:
 			for c in reversed(added):
 				self.scratch.drop_index(c.table, c.name)
+
+	def full_table_lookups(self, candidate: Candidate, sid: str, after: Run) -> float:
+		"""Rows the shape reads through ``candidate`` per run, scaled from the copy to the full
+		table (0 where the plan reads the index alone: "Using index")."""
+		label = next((u.label for u in self.shapes[sid].uses if u.table == candidate.table), None)
+		row = after.plan.get(label) if label else None
+		if (
+			row is None
+			or row.key != candidate.name
+			or "Using index" in str(row.extra or "").replace("Using index condition", "")
+		):
+			return 0.0
+		rows = row.r_rows if row.r_rows is not None else (row.rows or 0.0)
+		sample = self.scratch.sample_rows.get(candidate.table) or 1
+		return rows * max(1.0, self.schemas[candidate.table].rows / sample)
 
 	def evaluate(self, candidate: Candidate, sids, base: list[Candidate] = ()) -> dict[str, Pair]:
 		"""The shapes ``sids`` without and with ``candidate``, on top of ``base`` (in place for both)."""
@@ -234,11 +295,20 @@ def choose(prover: Prover, candidates: list[Candidate]) -> tuple[list[Suggestion
 			if fast(c.name, sid):
 				best_after[sid] = min(best_after.get(sid, float("inf")), after.p50_ms)
 
+	by_name = {c.name: c for c in candidates}
+	covered_fast = {
+		(c.table, sid) for c in candidates if c.covering for sid in results[c.name] if fast(c.name, sid)
+	}
+
 	def good(cname, sid):
 		return (
 			sid in best_after
 			and fast(cname, sid)
 			and results[cname][sid][1].p50_ms <= GOOD_SLACK * best_after[sid] + GOOD_SLACK_MS
+			and not (
+				(by_name[cname].table, sid) in covered_fast
+				and prover.full_table_lookups(by_name[cname], sid, results[cname][sid][1]) >= MANY_LOOKUPS
+			)
 		)
 
 	suggestions: list[Suggestion] = []
@@ -322,12 +392,11 @@ def _second_round(prover: Prover, candidates, suggestions, chosen_names, results
 			continue
 		in_place = [s.candidate for s in suggestions if s.candidate.table in shape.tables]
 		served_tables = {s.candidate.table for s in suggestions if sid in s.shapes}
-		indexed_tables = {p.table for p in in_place}
-		own = [c for c in candidates if sid in c.serves and c.name not in chosen_names]
-		if served_tables:
-			own = [c for c in own if c.table not in indexed_tables]
-		else:
-			own = [c for c in own if c.table not in served_tables]
+		# tables with a chosen index that may serve this shape (its own, or one it is a prefix of)
+		covered = served_tables | {p.table for p in in_place if sid in p.serves}
+		own = [
+			c for c in candidates if sid in c.serves and c.name not in chosen_names and c.table not in covered
+		]
 		if not own:
 			continue
 		if served_tables:

@@ -95,6 +95,7 @@ class Predicate:
 	kind: str  # eq, range, join
 	column: ColumnRef
 	other: ColumnRef | None = None  # the other side of a join
+	slot: int | None = None  # for eq: the index into Statement.values of its value (or IN list)
 
 
 @dataclass
@@ -288,7 +289,22 @@ def _conjuncts(tokens: list[Token]) -> list[list[Token]]:
 	return [p for p in out if p]
 
 
-def _classify(part: list[Token], literal_of) -> tuple[Predicate | None, str | None]:
+class Literals:
+	"""The literal tokens of one statement: their values and their places among its values."""
+
+	def __init__(self, tokens: list[Token], slots: dict[int, int]):
+		self._values = {id(t): t.value for t in tokens if t.kind in (STRING, NUMBER, BLOB)}
+		self._slots = {id(tokens[i]): k for i, k in slots.items()}
+
+	def value(self, tok: Token):
+		return self._values.get(id(tok))
+
+	def slot(self, side: list[Token]) -> int | None:
+		"""The value index of a constant side that is one literal, or an IN list of literals."""
+		return self._slots.get(id(side[0])) if len(side) == 1 or (side and side[0].is_op("(")) else None
+
+
+def _classify(part: list[Token], literals: Literals) -> tuple[Predicate | None, str | None]:
 	"""One conjunct: a sargable predicate, or why it is not one (None, None for a constant)."""
 	text = _text(part)
 	if not column_refs(part):
@@ -318,9 +334,11 @@ def _classify(part: list[Token], literal_of) -> tuple[Predicate | None, str | No
 					return Predicate("join", lcol, rcol), None
 				return None, f"{text}: compares two columns"
 			if lcol and _is_constant(right):
-				return Predicate(_COMPARISONS[tok.text], lcol), None
+				kind = _COMPARISONS[tok.text]
+				return Predicate(kind, lcol, slot=literals.slot(right) if kind == "eq" else None), None
 			if rcol and _is_constant(left):
-				return Predicate(_COMPARISONS[_FLIP.get(tok.text, tok.text)], rcol), None
+				kind = _COMPARISONS[_FLIP.get(tok.text, tok.text)]
+				return Predicate(kind, rcol, slot=literals.slot(left) if kind == "eq" else None), None
 			return None, f"{text}: an expression on the column cannot use an index"
 		if tok.kind == OP and tok.text in ("<>", "!="):
 			return None, f"{text}: <> cannot use an index well"
@@ -335,14 +353,14 @@ def _classify(part: list[Token], literal_of) -> tuple[Predicate | None, str | No
 					return None, f"{text}: NOT {word} cannot use an index"
 				if word == "IN":
 					if _is_constant(right):
-						return Predicate("eq", lcol), None
+						return Predicate("eq", lcol, slot=literals.slot(right)), None
 					return None, f"{text}: IN over a subquery or columns is not analysed"
 				if word == "BETWEEN":
 					if _is_constant(right):
 						return Predicate("range", lcol), None
 					return None, f"{text}: BETWEEN over columns cannot use an index"
 				if word == "LIKE":
-					value = literal_of(right[0]) if right and right[0].kind == STRING else None
+					value = literals.value(right[0]) if right and right[0].kind == STRING else None
 					if isinstance(value, str) and value and value[0] not in "%_":
 						return Predicate("range", lcol), None
 					return None, f"{text}: LIKE without a fixed prefix cannot use an index"
@@ -518,7 +536,7 @@ def _column_list(tokens: list[Token], with_direction: bool):
 	return items, None
 
 
-def parse_select(tokens: list[Token], literal_of) -> ParsedSelect:
+def parse_select(tokens: list[Token], literals: Literals) -> ParsedSelect:
 	clauses = _clauses(tokens)
 	for word in ("UNION", "EXCEPT", "INTERSECT"):
 		if word in clauses:
@@ -569,7 +587,7 @@ def parse_select(tokens: list[Token], literal_of) -> ParsedSelect:
 			continue
 		parsed.columns.update(column_refs(condition))
 		for part in _conjuncts(condition):
-			predicate, why = _classify(part, literal_of)
+			predicate, why = _classify(part, literals)
 			if predicate:
 				parsed.predicates.append(predicate)
 			elif why:
@@ -643,18 +661,21 @@ def _positional(tokens: list[Token]) -> set[int]:
 	return keep
 
 
-def normalise(tokens: list[Token]) -> tuple[str, tuple, dict[int, str]]:
-	"""(shape text, literal values, token index -> replacement text for the template)."""
+def normalise(tokens: list[Token]) -> tuple[str, tuple, dict[int, str], dict[int, int]]:
+	"""(shape text, literal values, token index -> replacement text for the template, token index
+	-> index of its value)."""
 	in_lists = _in_lists(tokens)
 	keep = _positional(tokens)
 	shape = []
 	values = []
 	replace: dict[int, str] = {}
+	slots: dict[int, int] = {}
 	i = 0
 	while i < len(tokens):
 		tok = tokens[i]
 		if i in in_lists:
 			close = in_lists[i]
+			slots[i] = len(values)
 			values.append(tuple(t.value for t in tokens[i + 1 : close] if t.kind in LITERALS))
 			shape.append("(?+)")
 			replace[i] = "%s"
@@ -663,6 +684,7 @@ def normalise(tokens: list[Token]) -> tuple[str, tuple, dict[int, str]]:
 			i = close + 1
 			continue
 		if tok.kind in LITERALS and i not in keep:
+			slots[i] = len(values)
 			values.append(tok.value)
 			shape.append("?")
 			replace[i] = "%s"
@@ -677,7 +699,7 @@ def normalise(tokens: list[Token]) -> tuple[str, tuple, dict[int, str]]:
 		else:
 			shape.append(tok.text)
 		i += 1
-	return _join(shape), tuple(values), replace
+	return _join(shape), tuple(values), replace, slots
 
 
 def _join(parts: list[str]) -> str:
@@ -699,7 +721,7 @@ def render_template(
 ) -> str:
 	"""The statement's text with ``%s`` for literals (``%`` doubled where values are passed),
 	table references replaced and index hints added; comments become a space."""
-	_, _, replace = normalise(statement.tokens)
+	_, _, replace, _ = normalise(statement.tokens)
 	replace = dict(replace)
 	suffix: dict[int, str] = {}  # token index -> text to put after it
 	for k, sql in (tables or {}).items():
@@ -747,7 +769,7 @@ def parse_statement(text: str) -> Statement:
 	if not tokens:
 		raise SQLSyntaxError("empty statement")
 	kind = tokens[0].text.upper() if tokens[0].kind == IDENT else tokens[0].text
-	shape, values, _ = normalise(tokens)
+	shape, values, _, slots = normalise(tokens)
 	statement = Statement(
 		text=text,
 		tokens=tokens,
@@ -764,6 +786,5 @@ def parse_statement(text: str) -> Statement:
 				raise UnsupportedStatementError(f"calls {tok.text.upper()}(), which the advisor will not run")
 		if tok.kind == VAR and i + 1 < len(tokens) and tokens[i + 1].is_op(":="):
 			raise UnsupportedStatementError("assigns a user variable; the advisor does not run it")
-	literal_values = {id(t): t.value for t in tokens if t.kind in (STRING, NUMBER, BLOB)}
-	statement.parsed = parse_select(tokens, lambda tok: literal_values.get(id(tok)))
+	statement.parsed = parse_select(tokens, Literals(tokens, slots))
 	return statement

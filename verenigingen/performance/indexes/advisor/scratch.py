@@ -8,7 +8,10 @@ may not create databases (a Frappe site's user may only use its own), they are t
 ``_vadv_<run>_<n>`` in the current database instead. :meth:`ScratchSpace.close` drops everything
 it created, also when the run failed half-way.
 
-The sample is written by ``INSERT ... SELECT`` inside the server under READ COMMITTED (a
+The sample is the workload's own rows first (those its equality conditions ask for, and the rows
+joined to them), then rows picked at random, so a lookup finds on the copy what it finds on the
+full table while a scan reads only the sample. It is written by ``INSERT ... SELECT`` inside the
+server under READ COMMITTED (a
 consistent read: no lock on the site's rows); where the server refuses that (statement-based
 binary logging), the rows go through the client: a plain SELECT, then multi-row INSERTs.
 """
@@ -20,6 +23,9 @@ from ...exceptions import AdvisorPrivilegeError
 from .timing import ACCESS_DENIED_CODES, error_code, error_text
 
 INSERT_BATCH = 500  # rows per INSERT statement while filling a copy
+UNKNOWN_SYSTEM_VARIABLE = 1193  # ER_UNKNOWN_SYSTEM_VARIABLE
+SEED_VALUES = 5_000  # workload values per column whose rows a copy takes first, at most
+SEED_ROWS_PER_VALUE = 50  # rows a copy takes first per such value, at most (a lookup rarely reads more)
 
 DATABASE = "database"
 TABLES = "tables"
@@ -38,6 +44,7 @@ class ScratchSpace:
 		self.name: str | None = None
 		self.copies: dict[str, str] = {}  # table -> SQL reference of its copy
 		self.sample_rows: dict[str, int] = {}
+		self.seed_filters: dict[str, list[tuple[str, tuple]]] = {}  # table -> its seed conditions
 		self._created_tables: list[str] = []
 		self.dropped = False
 		self.why_tables: str | None = None
@@ -111,9 +118,25 @@ class ScratchSpace:
 		bare = f"_vadv_{self.run_id}_{len(self._created_tables)}"
 		return bare, quote_identifier(bare, "table")
 
-	def copy(self, table: str, columns: list[str], *, rows: int, limit: int, seed: int) -> int:
-		"""Copy ``table`` (``rows`` of it, about) into the scratch space with up to ``limit`` of its rows
-		picked at random; ``columns`` are the stored (not generated) ones. Returns the rows copied."""
+	def copy(
+		self,
+		table: str,
+		columns: list[str],
+		*,
+		rows: int,
+		limit: int,
+		seed: int,
+		seeds: dict[str, list] | None = None,
+		joins: list[tuple[str, str, str]] = (),
+	) -> int:
+		"""Copy ``table`` (``rows`` of it, about) into the scratch space, ``limit`` rows at most:
+		all of them if it has no more. Else, in this order: the rows whose column holds one of
+		``seeds`` (column -> values; at most SEED_ROWS_PER_VALUE per value, so a selective lookup
+		finds all its rows while a value half the table holds does not crowd the sample); the rows
+		joined to those seeded rows of tables copied before (``joins``: (column, other table, its
+		column)); the rows joined to any copied row of those tables; then rows picked at random.
+		Each step but the last takes at most half the limit. ``columns`` are the stored (not
+		generated) ones. Returns the rows copied."""
 		if table in self.copies:
 			return self.sample_rows[table]
 		validate_identifier(table, "table")
@@ -133,36 +156,95 @@ class ScratchSpace:
 		self.copies[table] = ref
 		cols = ", ".join(quote_identifier(c, "column") for c in columns)
 		select = f"SELECT {cols} FROM {source}"
-		values: tuple = ()
-		if rows > limit:
-			select += " WHERE RAND(%s) < %s"
-			values = (int(seed), min(1.0, limit / max(rows, 1)))
-		select += " LIMIT %s"
-		values = (*values, int(limit))
-		copied = self._copy_in_server(ref, cols, select, values)
+		steps: list[tuple[str, tuple, int]] = []  # (SELECT ending in LIMIT %s, its values, its row cap)
+		filters: list[tuple[str, tuple]] = []  # this table's seed conditions, for tables joined later
+		if rows <= limit:
+			steps.append((select + " LIMIT %s", (), limit))
+		else:
+			wheres, values, count = [], [], 0
+			for column, column_values in (seeds or {}).items():
+				chunk = tuple(column_values[:SEED_VALUES])
+				where = f"{quote_identifier(column, 'column')} IN %s"
+				filters.append((where, (chunk,)))
+				wheres.append(where)
+				values.append(chunk)
+				count += len(chunk)
+			if wheres:  # one scan for every seeded column
+				where = " OR ".join(wheres)
+				steps.append((f"{select} WHERE {where} LIMIT %s", tuple(values), SEED_ROWS_PER_VALUE * count))
+			for column, other, other_column in joins:
+				mine, theirs = quote_identifier(column, "column"), quote_identifier(other_column, "column")
+				for where, values in self.seed_filters.get(other, ()):
+					steps.append(
+						(
+							f"{select} WHERE {mine} IN (SELECT {theirs} FROM {self.copies[other]} WHERE {where}) LIMIT %s",
+							values,
+							limit,
+						)
+					)
+				steps.append(
+					(
+						f"{select} WHERE {mine} IN (SELECT {theirs} FROM {self.copies[other]}) LIMIT %s",
+						(),
+						limit,
+					)
+				)
+			steps.append(
+				(select + " WHERE RAND(%s) < %s LIMIT %s", (int(seed), min(1.0, limit / max(rows, 1))), limit)
+			)
+		self.seed_filters[table] = filters
+		copied = self._copy_in_server(ref, cols, steps, limit)
 		if copied is None:
-			copied = self._copy_through_client(ref, cols, len(columns), select, values)
+			copied = self._copy_through_client(ref, cols, len(columns), steps, limit)
 		self.analyze(table)
 		self.sample_rows[table] = copied
 		return copied
 
-	def _copy_in_server(self, ref: str, cols: str, select: str, values: tuple) -> int | None:
-		"""INSERT ... SELECT under READ COMMITTED, where InnoDB reads the source as a consistent,
-		non-locking read (under REPEATABLE READ it would lock the rows it reads). None if the server
-		refuses that (statement-based binary logging cannot log it)."""
-		previous = self.db.sql("SELECT @@session.tx_isolation")[0][0]
+	@staticmethod
+	def _room(k: int, steps, count: int, limit: int) -> int:
+		"""Rows step ``k`` may add: its cap, and half the limit for every step but the last."""
+		cap = steps[k][2]
+		if k < len(steps) - 1:
+			cap = min(cap, limit // 2)
+		return max(0, min(cap, limit - count))
+
+	def _isolation(self) -> str:
+		"""The session's isolation level (``tx_isolation`` up to MariaDB 11.0, then ``transaction_isolation``)."""
+		for variable in ("transaction_isolation", "tx_isolation"):
+			try:
+				return str(self.db.sql(f"SELECT @@session.{variable}")[0][0])
+			except Exception as exc:
+				if error_code(exc) != UNKNOWN_SYSTEM_VARIABLE:
+					raise
+		return "REPEATABLE-READ"
+
+	def _count(self, ref: str) -> int:
+		return int(self.db.sql(f"SELECT COUNT(*) FROM {ref}")[0][0])
+
+	def _copy_in_server(self, ref: str, cols: str, steps, limit: int) -> int | None:
+		"""INSERT IGNORE ... SELECT under READ COMMITTED, where InnoDB reads the source as a
+		consistent, non-locking read (under REPEATABLE READ it would lock the rows it reads). None
+		if the server refuses that (statement-based binary logging cannot log it)."""
+		previous = self._isolation()
 		self.db.commit()
 		self.db.sql("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
 		try:
-			self.db.sql(f"INSERT INTO {ref} ({cols}) {select}", values)
-			count = int(self.db.sql("SELECT ROW_COUNT()")[0][0])
-			self.db.commit()
+			count = 0
+			for k, (select, values, _cap) in enumerate(steps):
+				room = self._room(k, steps, count, limit)
+				if room <= 0:
+					continue
+				self.db.sql(f"INSERT IGNORE INTO {ref} ({cols}) {select}", (*values, room))
+				self.db.commit()
+				count = self._count(ref)
 			return count
 		except Exception as exc:
 			self.db.rollback()
 			if error_code(exc) in ACCESS_DENIED_CODES:
 				raise
 			self.client_copy_reason = error_text(exc)
+			self.db.sql(f"DELETE FROM {ref}")
+			self.db.commit()
 			return None
 		finally:
 			level = str(previous).replace("-", " ")
@@ -170,19 +252,25 @@ class ScratchSpace:
 				level = "REPEATABLE READ"
 			self.db.sql(f"SET SESSION TRANSACTION ISOLATION LEVEL {level}")
 
-	def _copy_through_client(self, ref: str, cols: str, ncols: int, select: str, values: tuple) -> int:
-		"""A plain (non-locking) SELECT of the sample, written back in multi-row INSERTs."""
-		data = self.db.sql(select, values)
-		self.db.commit()  # end the read snapshot on the site's table before writing the copy
+	def _copy_through_client(self, ref: str, cols: str, ncols: int, steps, limit: int) -> int:
+		"""Plain (non-locking) SELECTs of the sample, written back in multi-row INSERT IGNOREs."""
 		placeholders = "(" + ", ".join(["%s"] * ncols) + ")"
-		for start in range(0, len(data), INSERT_BATCH):
-			chunk = data[start : start + INSERT_BATCH]
-			self.db.sql(
-				f"INSERT INTO {ref} ({cols}) VALUES " + ", ".join([placeholders] * len(chunk)),
-				tuple(v for row in chunk for v in row),
-			)
-		self.db.commit()
-		return len(data)
+		count = 0
+		for k, (select, values, _cap) in enumerate(steps):
+			room = self._room(k, steps, count, limit)
+			if room <= 0:
+				continue
+			data = self.db.sql(select, (*values, room))
+			self.db.commit()  # end the read snapshot on the site's table before writing the copy
+			for start in range(0, len(data), INSERT_BATCH):
+				chunk = data[start : start + INSERT_BATCH]
+				self.db.sql(
+					f"INSERT IGNORE INTO {ref} ({cols}) VALUES " + ", ".join([placeholders] * len(chunk)),
+					tuple(v for row in chunk for v in row),
+				)
+			self.db.commit()
+			count = self._count(ref)
+		return count
 
 	def analyze(self, table: str) -> None:
 		"""Fresh statistics for a copy (the optimizer then sees the sample as it is)."""

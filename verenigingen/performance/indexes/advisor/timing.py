@@ -113,16 +113,24 @@ def _run_into(
 
 
 CLEAR_AFTER = 3  # pairs after which timing stops early if the verdict on the threshold is already clear
+PAIR_BUDGET_MS = 800.0  # ... or once the pairs so far took this long (a slow statement: its p50 of 3+ runs)
+
+
+CLEAR_MARGIN = 1.25  # every comparison must clear the threshold by this factor for an early verdict
 
 
 def _clear(before: list[float], after: list[float], threshold: float) -> bool:
-	"""True when every pair so far says the same about ``threshold``: even the slowest run with
-	the index is ``2 x threshold`` times faster than the fastest without, or even the best
-	comparison is under half the threshold."""
+	"""True when every comparison of the runs so far falls on the same side of ``threshold`` with
+	a margin: even the fastest run without the index over the slowest with it beats
+	``threshold x CLEAR_MARGIN``, or even the slowest without over the fastest with stays under
+	``threshold / CLEAR_MARGIN``."""
 	if len(before) < CLEAR_AFTER or len(after) < CLEAR_AFTER:
 		return False
 	fastest_after, slowest_after = max(min(after), 1e-3), max(max(after), 1e-3)
-	return min(before) >= 2 * threshold * slowest_after or max(before) <= threshold / 2 * fastest_after
+	return (
+		min(before) >= threshold * CLEAR_MARGIN * slowest_after
+		or max(before) <= threshold / CLEAR_MARGIN * fastest_after
+	)
 
 
 def time_pair(
@@ -133,22 +141,32 @@ def time_pair(
 	timeout_s: float,
 	*,
 	threshold: float | None = None,
+	warm_before: bool = True,
 ) -> tuple[Timing, Timing]:
 	"""Two forms of a statement (without and with an index) timed run by run in turns, so both see
 	the same load on the machine: their p50s, over the same parameter tuples. With ``threshold``,
-	timing stops once the runs clearly say whether the speed-up reaches it (see :func:`_clear`)."""
+	timing stops once the runs clearly say whether the speed-up reaches it (see :func:`_clear`), or
+	after :data:`CLEAR_AFTER` pairs once they took :data:`PAIR_BUDGET_MS`.
+	``warm_before=False`` skips the warm-up run of the first form (its pages are warm already)."""
 	before, after = Timing(), Timing()
 	if not params:
 		before.note = after.note = "no parameter values to run it with"
 		return before, after
-	_run_into(db, before_sql, params[0], timeout_s, before, record=False)
+	if warm_before:
+		_run_into(db, before_sql, params[0], timeout_s, before, record=False)
 	_run_into(db, after_sql, params[0], timeout_s, after, record=False)
 	done = False
 	for _round in range(FAST_ROUNDS):
 		for values in params:
 			_run_into(db, before_sql, values, timeout_s, before)
 			_run_into(db, after_sql, values, timeout_s, after)
-			if threshold and _clear(before.times_ms, after.times_ms, threshold):
+			if threshold and (
+				_clear(before.times_ms, after.times_ms, threshold)
+				or (
+					len(after.times_ms) >= CLEAR_AFTER
+					and sum(before.times_ms) + sum(after.times_ms) >= PAIR_BUDGET_MS
+				)
+			):
 				done = True
 				break
 		if done or sum(before.times_ms) + sum(after.times_ms) >= 2 * FAST_TOTAL_MS:
