@@ -164,9 +164,10 @@ def main(argv=None) -> int:
 					ratio = e["speedup"]
 					verdict = "met" if ratio and ratio >= AIM_SPEEDUP else "NOT met"
 					mark = "" if shape_of[e["id"]]["shape"] in dba else " (not a DBA shape of the test)"
+					at_least = ">=" if e.get("before_timed_out") else ""
 					print(
-						f"  {e['id']:>5}  {e['before_ms']:>14.2f}  {e['after_ms']:>11.3f}  {ratio:>7.1f}x  {verdict:<7}  "
-						f"{a['index']} ({a['action']}){mark}"
+						f"  {e['id']:>5}  {at_least + format(e['before_ms'], '.2f'):>14}  {e['after_ms']:>11.3f}  "
+						f"{at_least + format(ratio, '.1f') + 'x':>8}  {verdict:<7}  {a['index']} ({a['action']}){mark}"
 					)
 	finally:
 		db.close()

@@ -132,6 +132,7 @@ def apply_advice(
 					"before_ms": b.p50_ms,
 					"after_ms": a.p50_ms,
 					"speedup": _ratio(b, a),
+					"before_timed_out": b.timed_out,  # then before_ms is the time limit: a lower bound
 					"runs": a.runs,
 				}
 			)

@@ -161,17 +161,16 @@ class ScratchSpace:
 		if rows <= limit:
 			steps.append((select + " LIMIT %s", (), limit))
 		else:
-			wheres, values, count = [], [], 0
-			for column, column_values in (seeds or {}).items():
+			# One step per column, capped by its number of values: a column few values cover
+			# (a status) stops after a few rows; a selective one (a customer) reads on for all of
+			# its rows. Most distinct values first: likely the most selective.
+			for column, column_values in sorted((seeds or {}).items(), key=lambda kv: (-len(kv[1]), kv[0])):
 				chunk = tuple(column_values[:SEED_VALUES])
+				if not chunk:
+					continue
 				where = f"{quote_identifier(column, 'column')} IN %s"
 				filters.append((where, (chunk,)))
-				wheres.append(where)
-				values.append(chunk)
-				count += len(chunk)
-			if wheres:  # one scan for every seeded column
-				where = " OR ".join(wheres)
-				steps.append((f"{select} WHERE {where} LIMIT %s", tuple(values), SEED_ROWS_PER_VALUE * count))
+				steps.append((f"{select} WHERE {where} LIMIT %s", (chunk,), SEED_ROWS_PER_VALUE * len(chunk)))
 			for column, other, other_column in joins:
 				mine, theirs = quote_identifier(column, "column"), quote_identifier(other_column, "column")
 				for where, values in self.seed_filters.get(other, ()):
