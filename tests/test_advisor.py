@@ -11,7 +11,7 @@ import pytest
 from tests.advisor_schema import BROKEN, DBA_SHAPES, OTHER, SERVED_SHAPES, SMALL_SHAPES, UNINDEXABLE_SHAPES
 from tests.advisor_schema import seed as seed_tables
 from tests.advisor_schema import workload as make_workload
-from verenigingen.performance.exceptions import AdvisorPrivilegeError, WorkloadSourceError
+from verenigingen.performance.exceptions import WorkloadSourceError
 from verenigingen.performance.indexes.advisor import (
 	AdvisorSettings,
 	advise,
@@ -242,7 +242,6 @@ def test_settings_are_checked():
 		AdvisorSettings(runs=0)
 	with pytest.raises(ValueError, match="min_speedup must be above 1"):
 		AdvisorSettings(min_speedup=1)
-	assert AdvisorPrivilegeError.__doc__
 
 
 def test_a_sample_holds_the_workloads_rows_and_the_rows_joined_to_them(shop):
