@@ -1,13 +1,21 @@
 """Benchmark of the security-aware cache, every figure measured side by side in this run.
 
-1. Hit latency against a raw GET of the same payload (median of --samples each, interleaved).
-2. Invalidation time with --entries cached entries against 100, and against a KEYS-prefix
+1. Hit latency of a 1 KB value: a hit of the in-process tier, a Redis hit, a raw GET of the same
+   payload and a raw GET + decode (median of --samples each, interleaved).
+2. The same tier hit through ``secure_cache`` (the decorator in a Frappe request, on the test
+   double of frappe): the decorator's own overhead over a direct ``get_or_compute``.
+3. Freshness of the tier across processes: after ``invalidate_*`` returns in one process, how
+   long other processes still serve the old value (``measure_freshness``; --fresh-trials trials
+   with 1 and 3 reader processes besides the writer).
+4. Invalidation time with --entries cached entries against 100, and against a KEYS-prefix
    delete of the same entries (what ``frappe.cache.delete_keys`` does).
-3. get_member_summary cached (hits) against the uncached query on a --members dataset.
+5. get_member_summary cached (hits) against the uncached query on a --members dataset.
 
     python benchmarks/bench_cache.py [--samples 10000] [--entries 100000] [--members 100000]
+        [--fresh-trials 500] [--skip hit,decorator,freshness,invalidation,summary]
 
-The dataset database (--database) is reused when it already holds --members members.
+The dataset database (--database) is reused when it already holds --members members (kept
+afterwards; its handle is read-only and autocommitted, and closed however the run ends).
 """
 
 import argparse
@@ -28,12 +36,25 @@ from verenigingen.performance.dataset import generate_dataset
 from verenigingen.performance.db import PyMySQLDatabase, validate_identifier
 from verenigingen.performance.defaults import BENCHMARK_MEMBERS, DATASET_SEED
 from verenigingen.performance.environment import database_settings, redis_settings
+from verenigingen.performance.freshness import client_kwargs, measure_freshness
 from verenigingen.performance.keys import unlink_site
+from verenigingen.performance.local_tier import LocalTier
 from verenigingen.performance.schema import create_app_tables
 from verenigingen.performance.serialization import decode, encode
 from verenigingen.performance.summaries import member_summary
 
 CTX = SecurityContext("bench@example.org", ["Verenigingen Administrator", "System Manager"])
+# A member summary with its last payments: about 1 KB encoded.
+VALUE = {
+	"name": "M0000042", "full_name": "Anna de Vries", "status": "Active", "email": "anna@example.org",
+	"payments": {"count": 10, "paid_total": "125.000000000", "last": "2026-09-01"},
+	"active_mandate": {"mandate_id": "MD-00000042", "iban": "NL91ABNA0417164300", "status": "Active"},
+	"history": [
+		{"date": f"2026-0{i}-01", "amount": "12.50", "status": "Paid", "reference": f"PAY-{i:05d}"}
+		for i in range(1, 10)
+	],
+}  # fmt: skip
+DEPS = ("Member", "SEPA Mandate", "Member Payment")
 
 
 def _us(seconds: float) -> str:
@@ -44,53 +65,165 @@ def _cleanup(client, namespace: str) -> None:
 	unlink_site(client, namespace, batch=5000)
 
 
+def _warm_tier(tier: LocalTier, call) -> None:
+	"""Call until the tier serves the entry (its tracking connection is up and it holds it)."""
+	tier.start()
+	deadline = time.monotonic() + 10
+	while tier.process_stats()["hits"] == 0:
+		if time.monotonic() > deadline:
+			raise RuntimeError(f"the local tier never served a hit: {tier.process_stats()}")
+		call()
+		time.sleep(0.001)
+
+
 def bench_hit(client, samples: int) -> dict:
 	namespace = f"bench-cache-{uuid.uuid4().hex[:8]}"
 	cache = SecurityAwareCache(client, namespace)
-	value = {
-		"name": "M0000042", "full_name": "Anna de Vries", "status": "Active", "email": "anna@example.org",
-		"payments": {"count": 10, "paid_total": "125.000000000", "last": "2026-09-01"},
-		"active_mandate": {"mandate_id": "MD-00000042", "iban": "NL91ABNA0417164300", "status": "Active"},
-	}  # fmt: skip
+	tier = LocalTier()
+	tiered = SecurityAwareCache(client, namespace + "-t", local=tier)
 	args = ("M0000042",)
-	deps = ("Member", "SEPA Mandate", "Member Payment")
 
-	def hit():
+	def redis_hit():
 		return cache.get_or_compute(
-			"bench_summary", args, lambda: value, ctx=CTX, level="MEMBER_DATA", depends_on=deps
+			"bench_summary", args, lambda: VALUE, ctx=CTX, level="MEMBER_DATA", depends_on=DEPS
 		)
 
-	hit()
+	def tier_hit():
+		return tiered.get_or_compute(
+			"bench_summary", args, lambda: VALUE, ctx=CTX, level="MEMBER_DATA", depends_on=DEPS
+		)
+
+	redis_hit()
+	_warm_tier(tier, tier_hit)
 	raw_key = cache.keys.key("bench", "raw")
-	payload = encode(value)
+	payload = encode(VALUE)
 	client.set(raw_key, payload)
-	for _ in range(500):  # warm-up both paths
-		hit()
+	for _ in range(500):  # warm-up every path
+		tier_hit()
+		redis_hit()
 		client.get(raw_key)
-	cached_t, raw_t, raw_decode_t = [], [], []
+	# Rounds of `batch` calls of each kind in turn, every call timed: a tier hit mostly follows a
+	# tier hit (a request that looks up several values); the first of each round follows network
+	# I/O and is reported apart ("cold": caches and branch predictors disturbed by the syscalls).
+	tier_t, cold_t, cached_t, raw_t, raw_decode_t = [], [], [], [], []
 	clock = time.perf_counter
-	for _ in range(samples):
-		t0 = clock()
-		hit()
-		t1 = clock()
-		client.get(raw_key)
-		t2 = clock()
-		decode(client.get(raw_key))
-		t3 = clock()
-		cached_t.append(t1 - t0)
-		raw_t.append(t2 - t1)
-		raw_decode_t.append(t3 - t2)
+	batch = min(100, samples)
+	served_before = tier.process_stats()["hits"]
+	for _ in range(max(1, samples // batch)):
+		for i in range(batch):
+			t0 = clock()
+			tier_hit()
+			(cold_t if i == 0 else tier_t).append(clock() - t0)
+		for _ in range(batch):
+			t0 = clock()
+			redis_hit()
+			cached_t.append(clock() - t0)
+		for _ in range(batch):
+			t0 = clock()
+			client.get(raw_key)
+			raw_t.append(clock() - t0)
+		for _ in range(batch):
+			t0 = clock()
+			decode(client.get(raw_key))
+			raw_decode_t.append(clock() - t0)
+	served = tier.process_stats()["hits"] - served_before
 	stats = cache.stats(function="bench_summary")
+	tier.close()
 	_cleanup(client, namespace)
+	_cleanup(client, namespace + "-t")
 	med = statistics.median
 	return {
+		"payload_bytes": len(payload),
+		"tier_hit": med(tier_t),
+		"tier_cold": med(cold_t),
+		"tier_p99": sorted(tier_t)[int(0.99 * len(tier_t))],
+		"tier_calls": len(tier_t) + len(cold_t),
 		"hit": med(cached_t),
 		"raw_get": med(raw_t),
 		"raw_get_decode": med(raw_decode_t),
+		"tier_ratio_decode": med(tier_t) / med(raw_decode_t),
+		"cold_ratio_decode": med(cold_t) / med(raw_decode_t),
 		"ratio": med(cached_t) / med(raw_t),
 		"ratio_decode": med(cached_t) / med(raw_decode_t),
+		"tier_served": served,
 		"hits_counted": stats["hits"],
 	}
+
+
+def bench_decorator(client, samples: int, database: str) -> dict:
+	"""A tier hit through secure_cache in a request of the frappe test double, against the same
+	tier hit through get_or_compute directly."""
+	double = Path(__file__).resolve().parents[1] / "tests" / "frappe_double"
+	sys.path.insert(0, str(double))
+	import frappe
+
+	if not getattr(frappe, "IS_TEST_DOUBLE", False):
+		raise RuntimeError("a real frappe is importable here; run this part outside a bench")
+	from verenigingen import caching
+	from verenigingen import frappe_bridge as bridge
+
+	namespace = f"bench-deco-{uuid.uuid4().hex[:8]}"
+	admin = PyMySQLDatabase(**database_settings(), autocommit=True)
+	admin.sql(f"CREATE DATABASE IF NOT EXISTS `{database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+	admin.close()
+	frappe._double.connect(database_settings(database), client, namespace)
+	frappe.conf[bridge.CACHE_LOCAL_TIER_CONFIG_KEY] = True
+	frappe._double.add_user(CTX.user, CTX.roles)
+	frappe.set_user(CTX.user)
+	frappe.local.request = object()  # as in a web request
+
+	@caching.secure_cache(level="MEMBER_DATA", depends_on=DEPS, name="bench.summary")
+	def summary(member: str) -> dict:
+		return VALUE
+
+	cache = caching.site_cache()
+	ctx = bridge.security_context()
+	deps = caching.parse_dependencies(DEPS)
+
+	def direct():
+		return cache.get_or_compute(
+			"bench.summary",
+			{"member": "M0000042"},
+			lambda: VALUE,
+			ctx=ctx,
+			level="MEMBER_DATA",
+			depends_on=deps,
+		)
+
+	def decorated():
+		return summary("M0000042")
+
+	_warm_tier(cache.local, decorated)
+	for _ in range(500):
+		direct()
+		decorated()
+	direct_t, decorated_t = [], []
+	clock = time.perf_counter
+	served_before = cache.local.process_stats()["hits"]
+	for _ in range(samples):
+		t0 = clock()
+		decorated()
+		t1 = clock()
+		direct()
+		t2 = clock()
+		decorated_t.append(t1 - t0)
+		direct_t.append(t2 - t1)
+	served = cache.local.process_stats()["hits"] - served_before
+	cache.local.close()
+	frappe.db.close()
+	_cleanup(client, namespace)
+	med = statistics.median
+	return {
+		"decorated": med(decorated_t),
+		"direct": med(direct_t),
+		"overhead": med(decorated_t) - med(direct_t),
+		"served": served,
+		"calls": 2 * samples,
+	}
+
+
+def bench_freshness(client, trials: int, readers: int, pause: float) -> dict:
+	return measure_freshness(client_kwargs(client), readers=readers, trials=trials, pause=pause)
 
 
 def _fill(cache, entries: int, threads: int = 8) -> float:
@@ -193,20 +326,23 @@ def bench_member_summary(client, db, samples_uncached: int, samples_cached: int)
 
 def _dataset(args) -> PyMySQLDatabase:
 	server = database_settings()
-	admin = PyMySQLDatabase(**server, autocommit=True)
-	admin.sql(
-		f"CREATE DATABASE IF NOT EXISTS `{args.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-	)
-	admin.close()
+	with PyMySQLDatabase(**server, autocommit=True) as admin:
+		admin.sql(
+			f"CREATE DATABASE IF NOT EXISTS `{args.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+		)
 	db = PyMySQLDatabase(**server, database=args.database, autocommit=True)
 	try:
-		count = db.sql("SELECT COUNT(*) FROM `tabMember`")[0][0]
-	except Exception:  # no table yet: create below
-		count = None
-	if count != args.members:
-		print(f"   generating {args.members:,} members into {args.database} ...", flush=True)
-		create_app_tables(db, drop_existing=True)
-		generate_dataset(db, members=args.members, seed=DATASET_SEED)
+		if not db.sql("SHOW TABLES LIKE 'tabMember'"):
+			count = None
+		else:
+			count = db.sql("SELECT COUNT(*) FROM `tabMember`")[0][0]
+		if count != args.members:
+			print(f"   generating {args.members:,} members into {args.database} ...", flush=True)
+			create_app_tables(db, drop_existing=True)
+			generate_dataset(db, members=args.members, seed=DATASET_SEED)
+	except BaseException:
+		db.close()
+		raise
 	return db
 
 
@@ -222,19 +358,55 @@ def main(argv=None) -> int:
 	p.add_argument(
 		"--with-indexes", action="store_true", help="apply the index manager's catalogs before part 3"
 	)
-	p.add_argument("--skip", default="", help="comma-separated parts to skip: hit,invalidation,summary")
+	p.add_argument("--fresh-trials", type=int, default=500, help="invalidations timed per freshness run")
+	p.add_argument(
+		"--fresh-readers",
+		default="1,3",
+		help="reader processes per freshness run (default 1,3: 2 and 4 processes)",
+	)
+	p.add_argument(
+		"--fresh-pause-us",
+		type=float,
+		default=200.0,
+		help="pause of a reader between lookups (default 200 us)",
+	)
+	p.add_argument("--fresh-spin", action="store_true", help="also run the readers without any pause")
+	p.add_argument(
+		"--skip",
+		default="",
+		help="comma-separated parts to skip: hit,decorator,freshness,invalidation,summary",
+	)
 	args = p.parse_args(argv)
-	if min(args.samples, args.entries, args.members, args.uncached_samples) < 1:
-		p.error("--samples, --entries, --members and --uncached-samples must be at least 1")
+	if min(args.samples, args.entries, args.members, args.uncached_samples, args.fresh_trials) < 1:
+		p.error("--samples, --entries, --members, --uncached-samples and --fresh-trials must be at least 1")
+	try:
+		fresh_readers = [int(n) for n in args.fresh_readers.split(",")]
+	except ValueError:
+		p.error(f"--fresh-readers must be comma-separated integers, got {args.fresh_readers!r}")
+	if not fresh_readers or min(fresh_readers) < 1 or args.fresh_pause_us < 0:
+		p.error("--fresh-readers must be at least 1 and --fresh-pause-us at least 0")
+	args.fresh_readers = fresh_readers
 	validate_identifier(args.database, "database")
 	skip = set(filter(None, args.skip.split(",")))
 	client = redis_py.Redis(**redis_settings())
-	client.ping()
+	try:
+		client.ping()
+		run(args, skip, client)
+	finally:
+		client.close()
+	return 0
 
+
+def run(args, skip: set, client) -> None:
 	if "hit" not in skip:
-		print(f"1. Hit latency, median of {args.samples:,} interleaved samples")
+		print(f"1. Hit latency, median of {args.samples:,} samples each, in alternating rounds of 100")
 		r = bench_hit(client, args.samples)
-		print(f"   cache hit (1 EVALSHA + decode) {_us(r['hit'])}")
+		print(f"   payload {r['payload_bytes']:,} bytes encoded")
+		print(f"   tier hit (in-process, no I/O)  {_us(r['tier_hit'])}   ratio tier/GET+decode {r['tier_ratio_decode']:.3f}x"
+			f"   (p99 {r['tier_p99'] * 1e6:.1f} us; {r['tier_served']:,}/{r['tier_calls']:,} served by the tier)")  # fmt: skip
+		print(f"   tier hit right after network   {_us(r['tier_cold'])}   ratio tier/GET+decode {r['cold_ratio_decode']:.3f}x"
+			"   (the first of each round of 100)")  # fmt: skip
+		print(f"   Redis hit (1 EVALSHA + decode) {_us(r['hit'])}")
 		print(
 			f"   raw GET of the same payload    {_us(r['raw_get'])}   ratio hit/GET        {r['ratio']:.2f}x"
 		)
@@ -243,9 +415,34 @@ def main(argv=None) -> int:
 		)
 		print(f"   hits counted by stats():       {r['hits_counted']:,}")
 
+	if "decorator" not in skip:
+		print(
+			f"2. The tier hit through secure_cache (frappe test double), median of {args.samples:,} interleaved"
+		)
+		r = bench_decorator(client, args.samples, args.database)
+		print(f"   @secure_cache call             {_us(r['decorated'])}")
+		print(f"   get_or_compute directly        {_us(r['direct'])}")
+		print(f"   decorator's own overhead       {_us(r['overhead'])}   (binds arguments, reads the session"
+			f" user and roles, finds the site cache; {r['served']:,}/{r['calls']:,} served by the tier)")  # fmt: skip
+
+	if "freshness" not in skip:
+		pauses = [args.fresh_pause_us / 1e6] + ([0.0] if args.fresh_spin else [])
+		print(f"3. Freshness across processes: {args.fresh_trials:,} invalidations per run; window = how long after"
+			" invalidate_* returned a reader still began lookups that returned the old value")  # fmt: skip
+		for pause in pauses:
+			for readers in args.fresh_readers:
+				r = bench_freshness(client, args.fresh_trials, readers, pause)
+				w, u = r["summary"], r["served_until"]
+				print(f"   {readers + 1} processes ({readers} reader{'s' if readers > 1 else ''}, pause {pause * 1e6:.0f} us):"
+					f" window p50 {w['p50']:.3f} p95 {w['p95']:.3f} p99 {w['p99']:.3f} max {w['max']:.3f} ms"
+					f" ({w['zero']:,}/{w['count']:,} zero); served-until p99 {u['p99']:.3f} max {u['max']:.3f} ms;"
+					f" stale reads begun after {r['bound_ms']:.0f} ms: {r['stale_after_bound']};"
+					f" back to an older value: {r['backwards']}")  # fmt: skip
+		print("   targets: window p99 < 5 ms, max < 50 ms, no stale read begun after 100 ms")
+
 	if "invalidation" not in skip:
 		print(
-			f"2. Invalidation (median of 201 invalidate_doctype calls) with {args.entries:,} vs 100 entries"
+			f"4. Invalidation (median of 201 invalidate_doctype calls) with {args.entries:,} vs 100 entries"
 		)
 		r = bench_invalidation(client, args.entries)
 		print(f"   filled {r['entries']:,} entries in {r['fill_seconds']:.1f} s")
@@ -256,28 +453,32 @@ def main(argv=None) -> int:
 		print(f"   sampled entries after invalidation that were misses: {r['misses_after']}/20")
 
 	if "summary" not in skip:
-		print(f"3. get_member_summary on {args.members:,} members: cached (hits) vs uncached query")
+		print(f"5. get_member_summary on {args.members:,} members: cached (hits) vs uncached query")
 		db = _dataset(args)
-		if args.with_indexes:
-			from verenigingen.performance.indexes import IndexManager, catalog
+		try:
+			summary_part(args, client, db)
+		finally:
+			db.close()
 
-			manager = IndexManager(db, user="bench_cache")
-			print("   applying the index manager's catalogs ...", flush=True)
-			manager.apply(manager.plan(catalog("all")), measure_repeats=1)
-		indexed = db.sql(
-			"SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() "
-			"AND table_name = 'tabMember Payment' AND column_name = 'member' AND seq_in_index = 1"
-		)[0][0]
-		print(
-			f"   `tabMember Payment`.member {'is' if indexed else 'is NOT'} indexed (the index manager adds it)"
-		)
-		r = bench_member_summary(client, db, args.uncached_samples, max(1000, args.samples // 10))
-		print(f"   uncached query (median of {r['n_uncached']})   {_us(r['uncached'])}")
-		print(
-			f"   cached hit (median of {r['n_cached']:,})     {_us(r['cached'])}   speed-up {r['ratio']:,.1f}x"
-		)
-		db.close()
-	return 0
+
+def summary_part(args, client, db) -> None:
+	"""Part 3 on an open dataset handle (closed by the caller)."""
+	if args.with_indexes:
+		from verenigingen.performance.indexes import IndexManager, catalog
+
+		manager = IndexManager(db, user="bench_cache")
+		print("   applying the index manager's catalogs ...", flush=True)
+		manager.apply(manager.plan(catalog("all")), measure_repeats=1)
+	indexed = db.sql(
+		"SELECT COUNT(*) FROM information_schema.statistics WHERE table_schema = DATABASE() "
+		"AND table_name = 'tabMember Payment' AND column_name = 'member' AND seq_in_index = 1"
+	)[0][0]
+	print(
+		f"   `tabMember Payment`.member {'is' if indexed else 'is NOT'} indexed (the index manager adds it)"
+	)
+	r = bench_member_summary(client, db, args.uncached_samples, max(1000, args.samples // 10))
+	print(f"   uncached query (median of {r['n_uncached']})   {_us(r['uncached'])}")
+	print(f"   cached hit (median of {r['n_cached']:,})     {_us(r['cached'])}   speed-up {r['ratio']:,.1f}x")
 
 
 if __name__ == "__main__":

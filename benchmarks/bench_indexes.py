@@ -17,7 +17,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from verenigingen.performance.dataset import generate_dataset
-from verenigingen.performance.db import PyMySQLDatabase, validate_identifier
+from verenigingen.performance.db import PyMySQLDatabase, drop_database, validate_identifier
 from verenigingen.performance.defaults import BENCHMARK_MEMBERS, DATASET_SEED, INDEX_MEASURE_REPEATS
 from verenigingen.performance.environment import database_settings
 from verenigingen.performance.indexes import IndexManager, catalog, compare
@@ -44,10 +44,11 @@ def main(argv=None) -> int:
 	args = parse_args(argv)
 	server = database_settings()
 	admin = PyMySQLDatabase(**server, autocommit=True)
-	admin.sql(f"DROP DATABASE IF EXISTS `{args.database}`")
-	admin.sql(f"CREATE DATABASE `{args.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-	db = PyMySQLDatabase(**server, database=args.database)
+	db = None
 	try:
+		drop_database(admin, args.database)
+		admin.sql(f"CREATE DATABASE `{args.database}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+		db = PyMySQLDatabase(**server, database=args.database)
 		create_app_tables(db)
 		summary = generate_dataset(db, members=args.members, seed=args.seed)
 		print(f"seeded {args.members:,} members: {summary.counts} in {summary.seconds:.1f} s")
@@ -100,11 +101,14 @@ def main(argv=None) -> int:
 		print(
 			f"\n{args.repeats} runs per measurement, parameters drawn from the data, same values before and after."
 		)
-	finally:
-		db.close()
-		if not args.keep:
-			admin.sql(f"DROP DATABASE IF EXISTS `{args.database}`")
-		admin.close()
+	finally:  # close first: the drop would otherwise wait for this handle's own locks
+		if db is not None:
+			db.close()
+		try:
+			if not args.keep:
+				drop_database(admin, args.database)
+		finally:
+			admin.close()
 	return 0
 
 

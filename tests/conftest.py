@@ -7,16 +7,22 @@ Connection settings come from the environment, with the local defaults:
 The shell (code that imports frappe) runs against the test double in
 ``tests/frappe_double`` unless the real frappe imports; ``--frappe-site SITE`` runs the
 same shell tests against a real site inside a bench.
+
+The session ends by checking that no MariaDB connection of this run is left behind (the
+processlist, before and after: connections to this run's ``vtest_<run_id>_*`` databases, and
+connections of this process), then drops the scratch databases, each drop waiting at most
+``CLEANUP_LOCK_WAIT_TIMEOUT`` seconds and naming the lock holder if it cannot.
 """
 
 import sys
+import time
 import uuid
 from pathlib import Path
 
 import pytest
 
 from verenigingen.performance.environment import database_settings, redis_settings
-from verenigingen.performance.keys import unlink_site
+from verenigingen.performance.keys import unlink_matching, unlink_site
 
 ROOT = Path(__file__).resolve().parents[1]
 DOUBLE_DIR = Path(__file__).resolve().parent / "frappe_double"
@@ -27,13 +33,22 @@ def pytest_addoption(parser):
 		"--frappe-site",
 		action="store",
 		default=None,
-		help="run the shell tests against this real Frappe site (from inside a bench)",
+		help="run the shell tests against this real Frappe site (from inside a bench; with --bench-path, "
+		"the site of that bench the bench-command tests run on)",
+	)
+	parser.addoption(
+		"--bench-path",
+		action="store",
+		default=None,
+		help="a real bench (frappe-bench folder): run the bench-command tests through its `bench` on "
+		"--frappe-site, in subprocesses (the rest runs as without it)",
 	)
 
 
-def _install_frappe(site: str | None) -> str:
-	"""Make ``import frappe`` work: the real framework for --frappe-site, else the double."""
-	if site:
+def _install_frappe(site: str | None, bench_path: str | None = None) -> str:
+	"""Make ``import frappe`` work: the real framework for --frappe-site (which must then be importable,
+	unless --bench-path says the site is reached through that bench's own processes), else the double."""
+	if site and not bench_path:
 		import frappe  # the real one: must be importable inside the bench
 
 		return "real"
@@ -42,7 +57,7 @@ def _install_frappe(site: str | None) -> str:
 
 		if getattr(sys.modules["frappe"], "IS_TEST_DOUBLE", False):
 			return "double"
-		return "real-unconnected"
+		return "real" if site else "real-unconnected"
 	except ImportError:
 		sys.path.insert(0, str(DOUBLE_DIR))
 		import frappe  # noqa: F401
@@ -51,7 +66,7 @@ def _install_frappe(site: str | None) -> str:
 
 
 def pytest_configure(config):
-	config.frappe_mode = _install_frappe(config.getoption("--frappe-site"))
+	config.frappe_mode = _install_frappe(config.getoption("--frappe-site"), config.getoption("--bench-path"))
 
 
 # ---------------------------------------------------------------- settings
@@ -78,7 +93,14 @@ def redis_server_client():
 
 
 def _delete_namespace(client, namespace: str) -> int:
-	return unlink_site(client, namespace)
+	"""Every key of the site ``namespace`` and of RQ queues named after it (``{namespace}-short``
+	...: registries, worker sets, the entries in ``rq:queues``), which RQ leaves without a TTL."""
+	deleted = unlink_site(client, namespace)
+	deleted += unlink_matching(client, f"rq:*{namespace}*")
+	stale = [m for m in client.sscan_iter("rq:queues", match=f"*{namespace}*")]
+	if stale:
+		client.srem("rq:queues", *stale)
+	return deleted
 
 
 @pytest.fixture
@@ -105,6 +127,9 @@ def keys(namespace):
 # ---------------------------------------------------------------- MariaDB
 
 
+LEFTOVER_GRACE_SECONDS = 5.0  # how long a closed connection may still show in the processlist
+
+
 class ScratchDatabases:
 	"""Creates databases named for this run and drops every one of them at the end."""
 
@@ -115,22 +140,99 @@ class ScratchDatabases:
 		self.run_id = uuid.uuid4().hex[:8]
 		self.created: list[str] = []
 		self.admin = PyMySQLDatabase(**db_settings(), autocommit=True)
+		self.admin_id = self.admin.connection.thread_id()
 
-	def create(self, label: str = "db", *, with_tables: bool = True):
+	def name(self, label: str = "db") -> str:
+		"""A database name of this run (registered, so the session drops it), not yet created."""
+		name = f"vtest_{self.run_id}_{label}_{len(self.created)}"
+		self.created.append(name)
+		return name
+
+	def create(self, label: str = "db", *, with_tables: bool = True, autocommit: bool = False):
 		from verenigingen.performance.schema import create_app_tables
 
-		name = f"vtest_{self.run_id}_{label}_{len(self.created)}"
+		name = self.name(label)
 		self.admin.sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
-		self.created.append(name)
-		handle = self._cls(**db_settings(name))
-		if with_tables:
-			create_app_tables(handle)
+		handle = self._cls(**db_settings(name), autocommit=autocommit)
+		try:
+			if with_tables:
+				create_app_tables(handle)
+		except BaseException:
+			handle.close()
+			raise
 		return handle
 
-	def drop_all(self):
-		for name in self.created:
-			self.admin.sql(f"DROP DATABASE IF EXISTS `{name}`")
-		self.admin.close()
+	def our_connections(self) -> list[dict]:
+		"""Processlist rows of this run: on one of its databases, or opened by this process."""
+		import psutil
+
+		ports = {
+			c.laddr.port
+			for c in psutil.Process().net_connections(kind="tcp")
+			if c.raddr and c.raddr.port == db_settings()["port"]
+		}
+		rows = self.admin.sql(
+			"SELECT ID, USER, HOST, DB, COMMAND, TIME, STATE, LEFT(INFO, 100) AS INFO "
+			"FROM information_schema.PROCESSLIST WHERE ID <> CONNECTION_ID()",
+			as_dict=True,
+		)
+		prefix = f"vtest_{self.run_id}_"
+		return [r for r in rows if (r["DB"] or "").startswith(prefix) or _port_of(r["HOST"]) in ports]
+
+	def leftover_connections(self, before: set[int]) -> list[dict]:
+		"""Connections of this run not in ``before``, after a short grace for closes in flight."""
+		deadline = time.monotonic() + LEFTOVER_GRACE_SECONDS
+		while True:
+			left = [r for r in self.our_connections() if r["ID"] not in before]
+			if not left or time.monotonic() > deadline:
+				return left
+			time.sleep(0.1)
+
+	def kill(self, rows: list[dict]) -> None:
+		"""End connections of this run (by id), as the server would end a client that went away."""
+		import pymysql
+
+		for row in rows:
+			try:
+				self.admin.sql(f"KILL CONNECTION {int(row['ID'])}")
+			except pymysql.err.OperationalError as exc:
+				if exc.args[0] != 1094:  # ER_NO_SUCH_THREAD: it ended on its own meanwhile
+					raise
+
+	def drop_all(self) -> list[str]:
+		"""Drop every database of this run; return the errors of those that could not be dropped."""
+		from verenigingen.performance.db import drop_database
+		from verenigingen.performance.exceptions import MetadataLockTimeoutError
+
+		errors = []
+		try:
+			for name in self.created:
+				try:
+					drop_database(self.admin, name)
+				except MetadataLockTimeoutError as exc:
+					errors.append(str(exc))
+		finally:
+			self.admin.close()
+		return errors
+
+
+def _port_of(host: str | None) -> int | None:
+	"""The client port of a processlist HOST (``127.0.0.1:51234``), None for a socket."""
+	if not host or ":" not in host:
+		return None
+	try:
+		return int(host.rsplit(":", 1)[1])
+	except ValueError:
+		return None
+
+
+def _describe(rows: list[dict]) -> str:
+	return "; ".join(
+		f"connection {r['ID']} ({r['USER']}@{r['HOST']}, db {r['DB']}, {r['COMMAND']} for {r['TIME']} s"
+		+ (f", {r['INFO']!r}" if r["INFO"] else "")
+		+ ")"
+		for r in rows
+	)
 
 
 @pytest.fixture(scope="session")
@@ -141,8 +243,21 @@ def scratch_databases():
 		factory = ScratchDatabases()
 	except DatabaseConnectionError as exc:
 		pytest.exit(f"MariaDB is not reachable: {exc}", returncode=3)
+	before = {r["ID"] for r in factory.our_connections()}
 	yield factory
-	factory.drop_all()
+	# Every fixture that depends on this one has closed its handles by now: anything of this run
+	# still connected is a leak (an open transaction would also hold up the drops below).
+	left = factory.leftover_connections(before)
+	factory.kill(left)  # ours, by id: so the drops below need not wait for them
+	errors = factory.drop_all()
+	problems = []
+	if left:
+		problems.append(
+			f"{len(left)} MariaDB connection(s) of this test run were left open: {_describe(left)}"
+		)
+	problems += errors
+	if problems:
+		pytest.fail("\n".join(problems), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -158,7 +273,8 @@ def seeded_db(scratch_databases):
 	"""A session database with a small generated association (300 members, seed 7). Read-only use."""
 	from verenigingen.performance.dataset import generate_dataset
 
-	handle = scratch_databases.create("seeded")
+	# autocommit: a read-only handle, so no test's reads leave a transaction (and its locks) open
+	handle = scratch_databases.create("seeded", autocommit=True)
 	generate_dataset(handle, members=300, seed=7, progress=False)
 	yield handle
 	handle.close()
@@ -218,7 +334,7 @@ def frappe_site(request, namespace, redis_server_client, scratch_databases):
 	Redis namespace, or the real site given with --frappe-site."""
 	mode = request.config.frappe_mode
 	site = request.config.getoption("--frappe-site")
-	if site:
+	if mode == "real":
 		import frappe
 
 		frappe.init(site=site)
@@ -239,3 +355,5 @@ def frappe_site(request, namespace, redis_server_client, scratch_databases):
 	yield FrappeSite("double", namespace)
 	frappe.db.rollback()
 	frappe._double.reset()
+	frappe.db.close()  # as frappe.destroy() does: no connection outlives its test
+	frappe.db = None

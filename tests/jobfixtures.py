@@ -123,3 +123,38 @@ def site_record(label: str, fail: bool = False) -> None:
 	frappe.db.sql("INSERT INTO `tabMember` (`name`) VALUES (%s)", (label,))
 	if fail:
 		raise RuntimeError(f"{label} failed after writing")
+
+
+def site_whoami(label: str) -> None:
+	"""A job for the shell tests: records, under ``label``, the user it runs as."""
+	import frappe
+
+	from verenigingen import frappe_bridge
+
+	frappe_bridge.redis_client().hset(_key(frappe_bridge.namespace(), "user"), label, frappe.session.user)
+
+
+def site_submit(label: str, fail: bool = False) -> None:
+	"""A job for the shell tests that submits ``site_whoami`` as job ``label``, then fails if told to."""
+	from verenigingen import frappe_bridge
+
+	frappe_bridge.submit_job(f"{__name__}.site_whoami", {"label": label}, job_id=label)
+	if fail:
+		raise RuntimeError(f"{label}: the submitting job failed")
+
+
+def lose_lease(namespace: str, priority: str, job_id: str) -> None:
+	"""Let this job's slot lease expire and have it reaped (as a reconcile after a stall would), then
+	work until the watchdog notices."""
+	import redis
+
+	from verenigingen.performance.environment import redis_settings
+	from verenigingen.performance.jobs import JobCoordinator
+
+	client = redis.Redis(**redis_settings())
+	try:
+		client.zadd(KeyBuilder(namespace).key("jobs", "slots", priority), {job_id: 0}, xx=True)
+		JobCoordinator.attach(client, namespace, lambda method, **kwargs: None).reconcile()
+	finally:
+		client.close()
+	sleep_slices(30)

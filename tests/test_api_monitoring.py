@@ -55,13 +55,14 @@ def test_apis_are_admin_only(frappe_site, user, roles, allowed):
 				call()
 
 
-def test_request_hooks_feed_the_summary_with_one_redis_call(frappe_site, redis):
+def test_request_hooks_feed_the_summary_with_one_redis_call(frappe_site, monkeypatch):
 	import frappe
 
+	from verenigingen import frappe_bridge as bridge
 	from verenigingen import monitoring
 	from verenigingen.api.monitoring import get_performance_summary
-	from verenigingen.performance.histogram import SampleBuffer
 	from verenigingen.performance.monitoring import request_samples
+	from verenigingen.performance.samples import SampleBuffer
 
 	# A buffer of 32 requests' samples that never flushes by age: the count decides when Redis is called.
 	per_request = len(request_samples("/api/method/verenigingen.api.x", 1.0, 200))
@@ -69,16 +70,31 @@ def test_request_hooks_feed_the_summary_with_one_redis_call(frappe_site, redis):
 		max_samples=32 * per_request, max_age=3600
 	)
 
-	def evalsha_calls():
-		return redis.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
+	# Count the round trips of the site's own Redis client (the server's counters would also count
+	# whatever else runs against the shared Redis at the same time).
+	client = bridge.redis_client()
+	round_trips = []
+	original = client.pipeline
 
-	before = evalsha_calls()
+	def recording_pipeline(*a, **kw):
+		pipe = original(*a, **kw)
+		real_execute = pipe.execute
+
+		def execute(*ea, **ekw):
+			round_trips.append([c[0][0] for c in pipe.command_stack])
+			return real_execute(*ea, **ekw)
+
+		pipe.execute = execute
+		return pipe
+
+	monkeypatch.setattr(client, "pipeline", recording_pipeline)
 	for i in range(30):
 		one_request(status=500 if i == 0 else 200)
 	one_request("/api/resource/Member/MEM-1")
-	assert evalsha_calls() == before  # 31 requests gathered in the process: no Redis call yet
+	assert round_trips == []  # 31 requests gathered in the process: no Redis call yet
 	one_request()
-	assert evalsha_calls() - before == 1  # the 32nd writes all 32 in one script call
+	assert len(round_trips) == 1  # the 32nd writes all 32 in one pipelined call of the record script
+	assert set(round_trips[0]) == {"EVALSHA"}
 	assert len(monitoring.request_buffer()) == 0
 	frappe_site.login("Administrator")
 	s = get_performance_summary()
@@ -160,7 +176,51 @@ def test_snapshot_job_persists_and_notifies_admins_of_new_alerts(frappe_site):
 		== 1
 	)
 	notes = list(frappe._double.records.get("Notification Log", {}).values())
+	# get_users_with_role leaves Administrator out; the alert adds it explicitly
 	assert {n["for_user"] for n in notes} == {"Administrator", "vadmin@example.org"}
 	assert all(n["document_type"] == "Performance Alert" for n in notes)
 	assert any("request_p95_ms" in n["subject"] for n in notes)
 	assert monitoring.purge_snapshots() == 0  # nothing older than 90 days
+
+
+def test_clear_cache_keeps_metrics_and_the_activation_level(frappe_site, redis):
+	"""frappe.clear_cache() (bench clear-cache, every migrate) deletes "{db_name}|*" and runs the
+	clear_cache hooks: the app's histograms and its activation level survive; level 0 stays 0."""
+	import frappe
+
+	from verenigingen import frappe_bridge as bridge
+	from verenigingen import monitoring
+
+	frappe_site.login("Administrator")
+	save_settings(activation_level="1")
+	one_request()
+	monitoring.flush_request_samples()
+	store = bridge.metric_store()
+	before = store.window(["request"], 2)["request"].count
+	assert before >= 1
+	redis.set(f"{frappe.conf.db_name}|frappe_key", 1)  # what Frappe's own clear deletes
+	frappe.clear_cache()
+	for key in redis.scan_iter(match=f"{frappe.conf.db_name}|*"):  # as v15's clear_cache does
+		redis.delete(key)
+	assert store.window(["request"], 2)["request"].count == before
+	save_settings(activation_level="0")
+	redis.delete(store.level_key())  # a Redis restart loses the level ...
+	frappe.clear_cache()  # ... the clear_cache hook (and migrate, and the snapshot) put it back
+	assert store.level() == 0
+	one_request()
+	monitoring.flush_request_samples()
+	assert store.window(["request"], 2)["request"].count == before  # off stays off
+
+
+def test_alert_recipients_include_administrator_whom_get_users_with_role_leaves_out(frappe_site):
+	from frappe.utils.user import get_users_with_role
+
+	from verenigingen import monitoring
+
+	frappe_site.login("Administrator")
+	frappe_site.login("vadmin@example.org", ["Verenigingen Administrator"])
+	frappe_site.login("clerk@example.org", ["Desk User"])
+	assert "Administrator" not in get_users_with_role("System Manager")
+	recipients = monitoring.alert_recipients()
+	assert "Administrator" in recipients and "vadmin@example.org" in recipients
+	assert "clerk@example.org" not in recipients

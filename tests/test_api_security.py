@@ -159,7 +159,7 @@ def test_malformed_input_is_rejected_naming_the_argument(frappe_site):
 
 
 @pytest.mark.shell
-def test_measure_member_performance_profiles_the_member_page(frappe_site):
+def test_measure_member_performance_profiles_the_member_form_and_read_model(frappe_site):
 	import frappe
 
 	from verenigingen.api.profiling import measure_member_performance
@@ -167,13 +167,19 @@ def test_measure_member_performance_profiles_the_member_page(frappe_site):
 	member = _seed(frappe_site)
 	frappe.flags.in_test = True
 	frappe_site.login("v.admin@example.org", ("Verenigingen Administrator",))
+	docs_before = frappe.response.get("docs")
 	report = measure_member_performance(member=member)
 	assert report["member"] == member
+	assert report["profiled"] == ["frappe.desk.form.load.getdoc", "member_summary"]
 	payments = frappe.db.sql("SELECT COUNT(*) FROM `tabMember Payment` WHERE member=%s", (member,))[0][0]
-	assert report["summary"]["payments"] == payments
-	assert report["total_queries"] >= 5 and report["total_ms"] > 0
-	assert any("select `iban`" in p["statement"] for p in report["n_plus_one"])
+	assert report["summary"]["payments"]["count"] == payments
+	parts = report["queries_by_part"]
+	assert parts["form_load"] >= 1 and parts["member_summary"] == 3
+	assert report["total_queries"] == sum(parts.values()) and report["total_ms"] > 0
+	loaded = [s for s in report["statements"] if "from `tabmember` where" in s["statement"]]
+	assert loaded, report["statements"]  # the form load read the member document
 	assert "tabMember Payment" in {s["table"] for s in report["full_scans"]}
+	assert frappe.response.get("docs") == docs_before  # the form load's docs are not sent back
 
 	frappe_site.login("desk.user@example.org", ("Desk User",))
 	with pytest.raises(frappe.PermissionError):

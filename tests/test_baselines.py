@@ -3,6 +3,7 @@
 import copy
 import importlib.util
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -63,7 +64,7 @@ def test_the_suite_measures_every_database_and_cache_operation(measured, seeded_
 	members = seeded_db.sql("SELECT COUNT(*) FROM `tabMember`")[0][0]
 	# no index on email: the lookup reads the whole table
 	assert ops["member_by_email"]["rows_examined"] >= members
-	assert ops["member_summary_uncached"]["queries"] >= 5
+	assert ops["member_summary_uncached"]["queries"] == 3  # the read model: member, mandate, totals
 	# the cached summary serves its working set from Redis: no SQL in the counted run
 	assert ops["member_summary_cached"]["queries"] == 0
 	assert ops["cache_hit"]["queries"] == 0
@@ -267,3 +268,80 @@ def test_job_round_trip_through_the_coordinator_and_a_real_worker(seeded_db, red
 		pool.stop()
 		for name in set(queues.values()):
 			Queue(name, connection=redis).delete(delete_jobs=True)
+
+
+# ---------------------------------------------------------------- the regression gate on real MariaDB
+
+
+def _sleep_op(name: str, ms: float) -> "bl.Operation":
+	"""An operation of ``ms`` milliseconds of server time on real MariaDB (SELECT SLEEP)."""
+
+	def setup(suite):
+		return lambda i: suite.db.sql("SELECT SLEEP(%s)", (ms / 1000,))
+
+	return bl.Operation(name, f"SLEEP {ms} ms", setup)
+
+
+def _doc_of(measured: dict) -> dict:
+	return {**_doc(x=1.0), "operations": {"op": measured}}
+
+
+def _side_by_side(db, op_a, op_b, rounds: int = 6) -> tuple[dict, dict]:
+	"""Measure two operations round by round, alternating, and merge each one's rounds: what the
+	machine's other load does to one side it does to the other (the test runs beside other suites
+	on two cores). The gate itself sees two ordinary baselines documents."""
+	suite = bl.Suite(db)
+	sides = []
+	for _ in range(rounds):
+		for op in (op_a, op_b):
+			sides.append(bl.measure_operation(suite, op, runs=20, warmup=2, rounds=1))
+	merged = []
+	for k in range(2):
+		parts = sides[k::2]
+		runs = sorted(t for p in parts for r in p["rounds_ms"] for t in r)
+		merged.append(
+			{**parts[0], "rounds_ms": [p["rounds_ms"][0] for p in parts], "p50_ms": statistics.median(runs)}
+		)
+	return _doc_of(merged[0]), _doc_of(merged[1])
+
+
+def test_gate_flags_a_real_1_3x_slowdown_of_a_1ms_operation(scratch_db):
+	probe = bl.measure_operation(bl.Suite(scratch_db), _sleep_op("op", 0.8), runs=30, warmup=3, rounds=1)
+	overhead = probe["p50_ms"] - 0.8  # ~1 ms in all: 0.8 ms of SLEEP plus the round trip
+	base, slower = _side_by_side(
+		scratch_db, _sleep_op("op", 0.8), _sleep_op("op", 1.3 * probe["p50_ms"] - overhead)
+	)
+	row = bl.compare_baselines(base, slower)["operations"][0]
+	assert row["method"] == "bootstrap" and row["verdict"] == "regression", row
+	assert row["interval"][0] > 1 and row["ratio"] >= 1.2 and "slower" in row["change"]
+	text = bl.format_comparison(bl.compare_baselines(base, slower))
+	assert "REGRESSION" in text and "95% CI" in text
+
+
+def test_gate_does_not_flag_a_rerun_of_unchanged_code_and_reports_improvements(scratch_db):
+	op = _sleep_op("op", 1.0)
+	for _ in range(3):  # three reruns of the same code: never a verdict
+		base, rerun = _side_by_side(scratch_db, op, op)
+		row = bl.compare_baselines(base, rerun)["operations"][0]
+		assert row["verdict"] == "ok", row
+	slow, fast = _side_by_side(scratch_db, _sleep_op("op", 3.0), op)
+	faster = bl.compare_baselines(slow, fast)
+	row = faster["operations"][0]
+	assert row["verdict"] == "improved" and faster["improvements"] == ["op"]
+	assert row["change"].endswith("x faster") and float(row["change"].split("x")[0]) > 2
+
+
+def test_speed_words():
+	assert bl.speed_words(1 / 417) == "417x faster"
+	assert bl.speed_words(1.3) == "1.3x slower"
+	assert bl.speed_words(1.0) == "same speed"
+	assert bl.speed_words(None) == "-"
+
+
+def test_environment_records_the_commit_and_whether_the_tree_was_dirty(scratch_db):
+	env = bl.environment(scratch_db)
+	assert env["dataset"]["database"] == scratch_db.database_name
+	assert env["commit"] is None or len(env["commit"]) == 40
+	assert env["dirty"] in (True, False, None)
+	if env["commit"] is not None:
+		assert env["dirty"] == bool(bl._git("status", "--porcelain").strip())

@@ -195,7 +195,8 @@ def test_invalidation_cost_does_not_depend_on_entry_count(cache, redis):
 	entries = cache.keys.pattern("cache", ENTRY_FORMAT)
 	before = sum(1 for _ in redis.scan_iter(match=entries, count=1000))
 	calls = []
-	original = redis.pipeline
+	client = cache.redis  # the cache's own bounded client on the same server
+	original = client.pipeline
 
 	def recording_pipeline(*a, **kw):
 		pipe = original(*a, **kw)
@@ -208,11 +209,11 @@ def test_invalidation_cost_does_not_depend_on_entry_count(cache, redis):
 		pipe.execute = execute
 		return pipe
 
-	redis.pipeline = recording_pipeline
+	client.pipeline = recording_pipeline
 	try:
 		cache.invalidate_doctype("Member")
 	finally:
-		del redis.pipeline
+		del client.pipeline
 	assert calls == [["SET", "SET"]]  # the DocType's '*' and '+' counters, nothing per entry
 	assert sum(1 for _ in redis.scan_iter(match=entries, count=1000)) == before == 300
 
@@ -361,18 +362,19 @@ def test_a_hit_is_one_round_trip(cache, redis):
 	get(cache, ALICE, Counter())
 	cache.stats()  # nothing buffered, flush just happened
 	sent = []
-	original = redis.execute_command
+	client = cache.redis  # the cache's own bounded client on the same server
+	original = client.execute_command
 
 	def counting(*args, **kwargs):
 		sent.append(args[0])
 		return original(*args, **kwargs)
 
-	redis.execute_command = counting
+	client.execute_command = counting
 	try:
 		for _ in range(5):
 			get(cache, ALICE, Counter())
 	finally:
-		del redis.execute_command
+		del client.execute_command
 	assert sent == ["EVALSHA"] * 5  # the entry and its counters compared in Redis
 
 

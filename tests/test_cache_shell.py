@@ -305,3 +305,86 @@ def test_user_permission_invalidates_old_and_new_user(site):
 	perm.save(ignore_permissions=True)
 	frappe.db.commit()
 	assert all(_token(gens.user_key(u)) != t for u, t in tokens.items())
+
+
+@pytest.fixture
+def tier_site(site):
+	"""The site with ``verenigingen_cache_local_tier`` set in its config, and a fresh site cache."""
+	import frappe
+
+	from verenigingen import caching, frappe_bridge
+
+	def fresh(config):
+		frappe.conf[frappe_bridge.CACHE_LOCAL_TIER_CONFIG_KEY] = config
+		key = (frappe_bridge.namespace(), id(frappe_bridge.redis_client()))
+		old = caching._sites.pop(key, None)
+		if old is not None and old.local is not None:
+			old.local.close()
+		return caching.site_cache()
+
+	yield fresh
+	cache = fresh(None)
+	frappe.conf.pop(frappe_bridge.CACHE_LOCAL_TIER_CONFIG_KEY, None)
+	assert cache.local is None
+
+
+def test_the_local_tier_is_off_unless_site_config_turns_it_on(tier_site):
+	import time
+
+	import frappe
+
+	from verenigingen.caching import secure_cache
+	from verenigingen.performance.local_tier import LocalTier
+
+	assert tier_site(None).local is None
+	assert tier_site(False).local is None
+	cache = tier_site({"max_entries": 50})
+	assert isinstance(cache.local, LocalTier) and cache.local.max_entries == 50
+
+	@secure_cache(level="UTILITY", name="test.tiered")
+	def tiered(x: int) -> dict:
+		return {"x": x}
+
+	frappe.set_user("Administrator")
+	deadline = time.monotonic() + 10
+	while tiered.cache_info()["local_hits"] == 0 and time.monotonic() < deadline:
+		assert tiered(1) == {"x": 1}  # until the tier is connected and holds the entry
+	info = tiered.cache_info()
+	assert info["local_hits"] > 0 and info["hits"] == info["local_hits"] + info["redis_hits"]
+	assert cache.stats()["local"]["process"]["entries"] == 1
+
+
+@pytest.mark.parametrize("config", ["yes", {"max_entries": 0}, {"size": 5}])
+def test_a_bad_local_tier_config_is_refused_naming_it(tier_site, config):
+	from verenigingen.performance.exceptions import InvalidCacheArgumentError
+
+	with pytest.raises(InvalidCacheArgumentError, match="max_entries|verenigingen_cache_local_tier"):
+		tier_site(config)
+
+
+def test_payment_history_is_newest_first_limited_and_cached(site):
+	import frappe
+
+	from verenigingen.api.member import get_payment_history, payment_history
+
+	site.login("admin1@example.org", [ADMIN_ROLE])
+	frappe.set_user("Administrator")
+	frappe.get_doc(
+		{"doctype": "Member Payment", "name": "P3", "member": "M1", "amount": Decimal("7.00"),
+			"status": "Unpaid", "posting_date": "2025-03-01"}
+	).insert()  # fmt: skip
+	frappe.db.commit()
+	site.login("admin1@example.org", [ADMIN_ROLE])
+	history = get_payment_history("M1")
+	assert [p["name"] for p in history] == ["P3", "P2", "P1"]  # newest first, then by name
+	assert get_payment_history("M1", limit=1) == history[:1]
+	assert get_payment_history("M1") == history
+	info = payment_history.cache_info()
+	assert (info["misses"], info["hits"]) == (2, 1)  # limit is part of the key
+	with pytest.raises(frappe.ValidationError, match="limit must be a whole number from 1 to 100, got 0"):
+		get_payment_history("M1", limit=0)
+	with pytest.raises(frappe.DoesNotExistError, match="Member NOPE not found"):
+		get_payment_history("NOPE")
+	site.login("clerk@example.org", ["Accounts User"])
+	with pytest.raises(frappe.PermissionError):
+		get_payment_history("M1")

@@ -37,3 +37,20 @@ def test_unreachable_server_gives_a_clear_error():
 	settings["port"] = 1
 	with pytest.raises(DatabaseConnectionError, match="cannot connect to MariaDB at root@"):
 		PyMySQLDatabase(**settings, connect_timeout=2)
+
+
+def test_the_handle_knows_whether_its_transaction_holds_writes(db, scratch_databases):
+	assert not db.pending_writes()
+	db.sql("SELECT COUNT(*) FROM `tabChapter`")
+	db.sql("SET @marker = 1")
+	assert not db.pending_writes()  # reads and session settings write nothing
+	db.sql("INSERT INTO `tabChapter` (name, chapter_name) VALUES ('W', 'W')")
+	assert db.pending_writes()
+	db.rollback()
+	assert not db.pending_writes()
+	db.sql("UPDATE `tabChapter` SET chapter_name = 'x' WHERE name = 'nothing'")
+	db.sql("COMMIT")
+	assert not db.pending_writes()
+	with scratch_databases.create("autocommit_writes", autocommit=True) as auto:
+		auto.sql("INSERT INTO `tabChapter` (name, chapter_name) VALUES ('A', 'A')")
+		assert not auto.pending_writes()  # committed as it ran

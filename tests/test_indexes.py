@@ -322,6 +322,7 @@ def test_failed_ddl_raises_and_drops_what_the_apply_added(fresh):
 	# Another session holds the table's metadata lock in an open transaction: the DDL times out.
 	holder = db.clone()
 	holder.sql("SELECT COUNT(*) FROM `tabSEPA Mandate`")
+	holder_id = holder.connection.thread_id()
 	manager = IndexManager(db, lock_wait_timeout=1)
 	try:
 		with pytest.raises(IndexApplyError, match="idx_mandate_status_expiry.*1 index.*dropped again"):
@@ -332,7 +333,58 @@ def test_failed_ddl_raises_and_drops_what_the_apply_added(fresh):
 	assert "idx_member_email_status" not in _indexes(db, "tabMember")
 	assert "idx_mandate_status_expiry" not in _indexes(db, "tabSEPA Mandate")
 	failed = [e for e in ChangeLog(db).entries() if e.outcome == "Failed"]
-	assert [e.index_name for e in failed] == ["idx_mandate_status_expiry"] and "Lock wait" in failed[0].error
+	assert [e.index_name for e in failed] == ["idx_mandate_status_expiry"]
+	assert "metadata lock" in failed[0].error and f"connection {holder_id} " in failed[0].error
+
+
+def _claims(db) -> set:
+	"""The indexes the change log says this tool created and still owns."""
+	return {(e.table_name, e.index_name) for e in ChangeLog(db).tool_created()}
+
+
+def test_an_interrupt_between_indexes_drops_what_the_apply_added_and_keeps_the_log_true(fresh):
+	db = fresh("interrupt")
+	manager = IndexManager(db)
+	calls = []
+
+	def progress(step, steps, fraction, label):
+		calls.append((step, fraction))
+		if step == 1 and fraction == 0.0:
+			raise KeyboardInterrupt  # Ctrl-C reaching Python between the first index and the second
+
+	with pytest.raises(KeyboardInterrupt):
+		manager.apply(manager.plan([MEMBER_EMAIL, MANDATE_EXPIRY]), progress=progress, measure_repeats=0)
+	assert (0, 1.0) in calls  # the first index was added before the interrupt
+	assert "idx_member_email_status" not in _indexes(db, "tabMember")
+	assert "idx_mandate_status_expiry" not in _indexes(db, "tabSEPA Mandate")
+	assert _claims(db) == set()
+	log = [(e.action, e.outcome, e.index_name) for e in ChangeLog(db).entries()]
+	assert log == [
+		("Apply", "Success", "idx_member_email_status"),
+		("Apply", "Failed", "idx_mandate_status_expiry"),
+		("Rollback", "Success", "idx_member_email_status"),
+	]
+
+
+def test_a_failure_after_the_ddl_drops_the_new_index_so_no_index_is_left_unlogged(fresh):
+	db = fresh("after", members=30)
+	manager = IndexManager(db)
+	real_measure = manager.measure
+	measured = []
+
+	def measure(spec, repeats=5, *, seed=0):
+		measured.append(spec.name)
+		if len(measured) == 2:  # the measurement after the DDL
+			raise RuntimeError("probe failed after the index was added")
+		return real_measure(spec, repeats, seed=seed)
+
+	manager.measure = measure
+	with pytest.raises(IndexApplyError, match="stopped after adding idx_member_email_status.*1 index"):
+		manager.apply(manager.plan([MEMBER_EMAIL]), measure_repeats=2)
+	assert "idx_member_email_status" not in _indexes(db, "tabMember")
+	assert _claims(db) == set()
+	log = [(e.action, e.outcome) for e in ChangeLog(db).entries()]
+	assert log == [("Rollback", "Success")]
 
 
 def test_ddl_is_refused_while_writes_are_pending(fresh):

@@ -184,3 +184,138 @@ def test_single_column_specs_of_other_apps_get_a_search_index_property_setter(fr
 	)  # fmt: skip
 	assert "customer_group" in _index_names("tabCustomer")
 	assert ensure_catalogs([spec, absent])["property_setters"] == []  # once
+
+
+def test_apply_and_rollback_over_http_need_post(frappe_site):
+	"""A GET is rolled back by Frappe and may be prefetched or repeated: DDL is asked for with POST."""
+	import frappe
+
+	from verenigingen.api.indexes import database_index_manager_api
+
+	frappe.flags.in_test = True
+	frappe_site.login("Administrator")
+
+	class Request:
+		method = "GET"
+
+	frappe.local.request = Request()
+	try:
+		for action in ("apply", "rollback"):
+			with pytest.raises(
+				frappe.ValidationError, match=f"{action} changes the database: call it with POST"
+			):
+				database_index_manager_api(action=action, catalog_name="sepa")
+		assert database_index_manager_api(action="plan", catalog_name="sepa")["items"] is not None
+	finally:
+		frappe.local.request = None
+
+
+# ---------------------------------------------------------------- metadata locks in a site
+
+
+def _second_connection(frappe_site):
+	"""Another connection to the site's database (as a worker or a console would have)."""
+	import frappe
+
+	from verenigingen.performance.db import PyMySQLDatabase
+
+	if frappe_site.is_double:
+		return PyMySQLDatabase(**frappe.db._settings)
+	conf = frappe.conf
+	return PyMySQLDatabase(
+		host=conf.db_host or "127.0.0.1",
+		port=int(conf.db_port or 3306),
+		user=conf.db_user or conf.db_name,
+		password=conf.db_password,
+		database=conf.db_name,
+	)
+
+
+def test_site_ddl_that_waits_for_a_lock_gives_up_and_names_the_holder(frappe_site):
+	"""Conformance: Frappe raises QueryTimeoutError from PyMySQL's 1205; the bridge names the holder."""
+	import frappe
+
+	from verenigingen.performance.exceptions import MetadataLockTimeoutError
+	from verenigingen.performance.locks import lock_wait_timeout, session_lock_wait_timeout
+
+	from .lockwait import ends
+
+	table = "tabVtest Lock Probe"
+	frappe.db.sql_ddl(f"CREATE TABLE `{table}` (name varchar(140) primary key, v int) ENGINE=InnoDB")
+	holder = _second_connection(frappe_site)
+	try:
+		holder.sql(f"SELECT COUNT(*) FROM `{table}`")
+		before = session_lock_wait_timeout(_db())
+		with pytest.raises(frappe.QueryTimeoutError) as raw:
+			frappe.db.sql("SET SESSION lock_wait_timeout = 1")
+			frappe.db.sql_ddl(f"ALTER TABLE `{table}` ADD INDEX `v` (`v`)")
+		assert raw.value.__cause__.args[0] == 1205
+		frappe.db.sql("SET SESSION lock_wait_timeout = %s", (before,))
+
+		def bounded_ddl():
+			with lock_wait_timeout(_db(), 1):
+				_db().ddl(f"ALTER TABLE `{table}` ADD INDEX `v` (`v`)")
+
+		error = ends(bounded_ddl, holder.rollback)
+		assert isinstance(error, MetadataLockTimeoutError)
+		assert f"connection {holder.connection.thread_id()} (" in str(error) and table in str(error)
+		assert session_lock_wait_timeout(_db()) == before  # the site's session keeps its own setting
+	finally:
+		holder.rollback()
+		holder.close()
+		frappe.db.sql_ddl(f"DROP TABLE IF EXISTS `{table}`")
+
+
+def test_site_config_sets_the_index_lock_waits_and_a_bad_value_names_the_key(frappe_site):
+	import frappe
+
+	if not frappe_site.is_double:
+		pytest.skip("changes the site config")
+
+	from verenigingen import frappe_bridge
+	from verenigingen.api.indexes import database_index_manager_api
+	from verenigingen.performance.exceptions import InvalidLockWaitError
+
+	frappe.conf["verenigingen_index_lock_wait_timeout"] = 5
+	frappe.conf["verenigingen_index_old_transaction_seconds"] = 10
+	manager = frappe_bridge.index_manager("Administrator")
+	assert (manager.lock_wait_timeout, manager.old_transaction_seconds) == (5, 10)
+	frappe.conf["verenigingen_index_lock_wait_timeout"] = "soon"
+	with pytest.raises(InvalidLockWaitError, match="site config verenigingen_index_lock_wait_timeout"):
+		frappe_bridge.index_manager("Administrator")
+	frappe.flags.in_test = True
+	frappe_site.login(*ADMIN)
+	with pytest.raises(frappe.ValidationError, match="verenigingen_index_lock_wait_timeout"):
+		database_index_manager_api(action="status")
+
+
+def test_migrate_leaves_the_indexes_for_later_while_an_old_transaction_is_open(frappe_site):
+	import frappe
+
+	if not frappe_site.is_double:
+		pytest.skip("needs the fresh scratch database of the double (index state, site config)")
+
+	from verenigingen.indexes import ensure_catalogs
+
+	from .lockwait import settled
+
+	frappe.conf["verenigingen_index_old_transaction_seconds"] = 0
+	holder = _second_connection(frappe_site)
+	try:
+		holder.sql("SELECT COUNT(*) FROM `tabMember Payment`")
+		holder_id = holder.connection.thread_id()
+		settled(_db(), holder_id, frappe.db.cur_db_name, "tabMember Payment")
+		report = ensure_catalogs()
+		assert report["created"] == [] and len(report["missing"]) == 8
+		assert "not starting the online ALTER TABLE" in report["deferred"]
+		assert f"connection {holder_id} (" in report["deferred"]
+		logged = frappe.db.sql(
+			"SELECT `method` FROM `tabError Log` WHERE `method` LIKE 'verenigingen index%%'"
+		)
+		assert [r[0] for r in logged] == ["verenigingen index catalog deferred"]
+		assert "idx_payment_member_date" not in _index_names("tabMember Payment")
+	finally:
+		holder.rollback()
+		holder.close()
+	frappe.conf["verenigingen_index_old_transaction_seconds"] = 60
+	assert len(ensure_catalogs()["created"]) == 8

@@ -261,6 +261,108 @@ def test_runner_runs_the_next_admitted_jobs_itself_within_bounds(redis, namespac
 	assert run_attempt(coord, "n3", n3["attempt_token"], "normal") == "stale"
 
 
+def test_the_submitter_is_kept_and_every_attempt_reaches_the_hooks_with_its_outcome(redis, namespace):
+	from verenigingen.performance.jobs import run_attempt
+
+	tasks = "verenigingen.performance.jobs.tasks"
+	rec = Recorder()
+	coord = JobCoordinator(redis, namespace, rec, load_controller=None, caps={"normal": 1})
+	coord.submit(f"{tasks}.noop", job_id="a", user="ann@example.org")
+	coord.submit(f"{tasks}.fail", {"message": "boom"}, job_id="b", user="bob", retry=RetryPolicy(0, 0))
+	coord.submit(f"{tasks}.noop", job_id="c")  # nobody named
+	assert coord.status("a")["user"] == "ann@example.org" and coord.status("c")["user"] is None
+	before, after = [], []
+	first = rec.calls[0]["kwargs"]
+	status = run_attempt(
+		coord, "a", first["attempt_token"], "normal", before_attempt=before.append, after_attempt=after.append
+	)
+	assert status == "finished" and len(rec.calls) == 1  # b and c ran in the same RQ job (chained)
+	assert [(x.job_id, x.user) for x in before] == [("a", "ann@example.org"), ("b", "bob"), ("c", None)]
+	assert [(x.outcome, x.status, x.number) for x in after] == [
+		("finished", "finished", 1),
+		("failed", "failed", 1),
+		("finished", "finished", 1),
+	]
+	failed = after[1]
+	assert failed.failed and failed.ran and failed.method == f"{tasks}.fail"
+	assert failed.error == "RuntimeError: boom" and "Traceback" in failed.traceback
+	assert failed.kwargs == {"message": "boom"} and failed.priority is Priority.NORMAL
+	assert all(x.wait_seconds >= 0 and x.run_seconds >= 0 for x in after)
+	assert coord.status("b")["user"] == "bob" and coord.status("b")["status"] == "failed"
+	# a stale delivery runs nothing, and says so
+	after.clear()
+	assert run_attempt(coord, "a", first["attempt_token"], "normal", after_attempt=after.append) == "stale"
+	assert [(x.outcome, x.ran, x.user) for x in after] == [("stale", False, None)]
+	for bad in ("", 7, "x" * 256):
+		with pytest.raises(InvalidJobError, match="user must be"):
+			coord.submit(f"{tasks}.noop", user=bad)
+
+
+def test_a_failing_before_hook_fails_the_attempt_and_a_failing_after_hook_gives_the_next_job_back(
+	redis, namespace
+):
+	from verenigingen.performance.jobs import run_attempt
+
+	noop = "verenigingen.performance.jobs.tasks.noop"
+	rec = Recorder()
+	coord = JobCoordinator(redis, namespace, rec, load_controller=None, caps={"normal": 1})
+	coord.submit(noop, job_id="a", retry=RetryPolicy(0, 0))
+	coord.submit(noop, job_id="b")
+
+	def refuse(attempt):
+		raise PermissionError(f"no user {attempt.user}")
+
+	def broken(attempt):
+		raise ConnectionError("the database went away")
+
+	a = rec.calls[0]["kwargs"]
+	with pytest.raises(ConnectionError):
+		run_attempt(coord, "a", a["attempt_token"], "normal", before_attempt=refuse, after_attempt=broken)
+	record = coord.status("a")
+	assert record["status"] == "failed" and record["error"] == "PermissionError: no user None"
+	# b had been taken by this runner: it went back and on to RQ rather than waiting out its admission
+	assert rec.calls[-1]["kwargs"]["coordinated_job"] == "b" and coord.status("b")["phase"] == "dispatched"
+	b = rec.calls[-1]["kwargs"]
+	assert run_attempt(coord, "b", b["attempt_token"], "normal") == "finished"
+
+
+def test_an_attempt_that_loses_its_lease_is_reported_lost_and_records_nothing(redis, namespace):
+	from verenigingen.performance.jobs import run_attempt
+
+	rec = Recorder()
+	coord = JobCoordinator(redis, namespace, rec, load_controller=None, lease_ttl=0.3)
+	coord.submit(
+		f"{FIX}.lose_lease", {"namespace": namespace, "priority": "normal", "job_id": "x"}, job_id="x"
+	)
+	after = []
+	x = rec.calls[0]["kwargs"]
+	assert run_attempt(coord, "x", x["attempt_token"], "normal", after_attempt=after.append) == "stale"
+	[attempt] = after
+	assert attempt.outcome == "lost" and attempt.failed and "JobLeaseLostError" in attempt.traceback
+	record = coord.status("x")  # the reaper, not this runner, decided its fate: a retry
+	assert record["status"] == "delayed" and "worker lost" in record["error"]
+
+
+def test_check_submission_raises_what_submit_would_and_records_nothing(redis, namespace):
+	rec = Recorder()
+	coord = JobCoordinator(redis, namespace, rec, load_controller=None)
+	noop = "verenigingen.performance.jobs.tasks.noop"
+	with pytest.raises(InvalidJobError, match="dotted path"):
+		coord.check_submission("noop")
+	with pytest.raises(InvalidJobError, match="user must be"):
+		coord.check_submission(noop, user="")
+	with pytest.raises(InvalidJobError, match="accept_dependency_failure"):
+		coord.check_submission(noop, accept_dependency_failure="yes")
+	with pytest.raises(UnknownDependencyError, match="'ghost'"):
+		coord.check_submission(noop, job_id="j", depends_on=["ghost"])
+	coord.check_submission(noop, job_id="j", depends_on=["ghost"], pending={"ghost"})  # submitted first
+	assert coord.queue_status()["priorities"]["normal"]["counts"]["waiting"] == 0 and rec.calls == []
+	with pytest.raises(NoSuchJobError):
+		coord.status("j")
+	coord.submit(noop, job_id="known")
+	coord.check_submission(noop, job_id="j", depends_on=["known"])
+
+
 def test_reconcile_unblocks_jobs_whose_dependency_ended_unsettled(redis, namespace, keys):
 	"""A runner that died after recording its outcome but before settling its dependents."""
 	from verenigingen.performance.jobs import run_attempt
@@ -428,7 +530,7 @@ def test_retries_timeouts_and_dependencies(redis, namespace, job_queues, workers
 	flaky = coord.submit(
 		f"{FIX}.fail_times", {**kw, "label": "flaky", "failures": 2}, retry=quick, job_id="flaky"
 	)
-	doomed = coord.submit(f"{FIX}.fail_times", {**kw, "label": "doomed", "failures": 9}, retry=RetryPolicy(1, 0.05), job_id="doomed")  # fmt: skip
+	doomed = coord.submit(f"{FIX}.fail_times", {**kw, "label": "doomed", "failures": 9}, retry=RetryPolicy(1, 0.05), job_id="doomed", user="ops@example.org")  # fmt: skip
 	slow = coord.submit(
 		f"{FIX}.sleep_slices", {"seconds": 20}, retry=RetryPolicy(0, 0), timeout=0.5, job_id="slow"
 	)
@@ -459,6 +561,7 @@ def test_retries_timeouts_and_dependencies(redis, namespace, job_queues, workers
 	d = coord.status(doomed)
 	assert d["status"] == "failed" and d["attempts"] == 2
 	assert "planned failure 2" in d["error"] and "RuntimeError" in d["traceback"]
+	assert d["user"] == "ops@example.org" and coord.status(flaky)["user"] is None  # kept through retries
 	s = coord.status(slow)
 	assert s["status"] == "failed" and "JobTimeoutError" in s["error"] and s["run_time"] < 10
 	a = coord.status(after_flaky)

@@ -227,12 +227,42 @@ def test_settings_validation_names_the_field():
 	assert s.apdex_t_ms == 250 and s.alert_thresholds["cpu_percent"] == 80 and s.activation_level == 3
 
 
+def test_the_cache_component_and_figures_show_the_in_process_tier(redis, namespace, mon_db):
+	import time
+
+	from verenigingen.performance.cache import SecurityAwareCache
+	from verenigingen.performance.context import SecurityContext
+	from verenigingen.performance.local_tier import LocalTier
+
+	tier = LocalTier(stale_after=5.0, slow_after=10.0)
+	cache = SecurityAwareCache(redis, namespace, local=tier)
+	ctx = SecurityContext("a@example.org", ["R"])
+	try:
+		deadline = time.monotonic() + 10
+		while tier.process_stats()["hits"] < 3 and time.monotonic() < deadline:
+			cache.get_or_compute("f", (), lambda: {"v": 1}, ctx=ctx, level="UTILITY")
+		cache.get_or_compute("g", (), lambda: {"v": 2}, ctx=ctx, level="UTILITY")  # one more miss
+		s = Monitor(redis, mon_db, namespace, clock=Clock(), probes=(), cache=cache).summary()
+	finally:
+		tier.close()
+	inputs = s["components"]["cache"]["inputs"]
+	assert inputs["local_hits"] >= 3 and inputs["redis_hits"] >= 1
+	assert inputs["hits"] == inputs["local_hits"] + inputs["redis_hits"]
+	lookups = inputs["hits"] + inputs["misses"]
+	assert s["key_figures"]["cache_local_hit_ratio"] == pytest.approx(inputs["local_hits"] / lookups)
+	assert s["cache"]["levels"]["UTILITY"]["local_hits"] == inputs["local_hits"]
+	local = s["cache"]["local"]
+	assert local["processes"] == 1 and local["entries"] == 1 and local["bytes"] > 0
+	assert set(local["flushes"]) >= {"connection_lost", "fork"} and s["key_figures"]["cache_tier_bytes"] > 0
+
+
 def test_adapters_read_duck_typed_subsystems():
 	assert cache_figures(StatsCache(3, 1))["hits"] == 3
 	levels = cache_figures(
 		{"levels": {"FINANCIAL": {"hits": 2, "misses": 2}, "PUBLIC": {"hits": 4, "misses": 0}}}
 	)
 	assert (levels["hits"], levels["misses"]) == (6, 2)
+	assert levels["local_hits"] is None and levels["local"] is None  # a cache without a tier
 	with pytest.raises(InvalidMetricError):
 		cache_figures({"entries": 3})
 

@@ -15,19 +15,18 @@ def _by_name(report) -> dict:
 	return {c["component"]: c for c in report["components"]}
 
 
-def test_nothing_given_fails_everything_but_the_static_api_audit():
+def test_nothing_given_fails_every_site_component_and_the_code_audit_carries_no_weight():
 	report = rd.validate_readiness(rd.ReadinessInputs())
 	comps = _by_name(report)
 	assert list(comps) == list(rd.PROBES)
-	assert comps["api_security"]["status"] == rd.OPERATIONAL
+	assert "api_security" not in comps and "api_security" not in rd.READINESS_WEIGHTS
 	for name in ("cache", "invalidation", "jobs", "database", "monitoring", "baselines"):
 		assert comps[name]["status"] == rd.FAILED, name
 		assert comps[name]["evidence"] and comps[name]["recommendation"], name
 	assert "no coordinator" in comps["jobs"]["evidence"]["coordinator"]
-	assert report["score"] == pytest.approx(
-		100 * rd.READINESS_WEIGHTS["api_security"] / sum(rd.READINESS_WEIGHTS.values())
-	)
-	assert not report["ready"] and report["counts"] == {"operational": 1, "degraded": 0, "failed": 6}
+	assert report["score"] == 0.0  # the app's own code being guarded says nothing about the site
+	assert report["code_audit"]["status"] == rd.OPERATIONAL and report["code_audit"]["weight"] == 0
+	assert not report["ready"] and report["counts"] == {"operational": 0, "degraded": 0, "failed": 6}
 
 
 def test_score_is_the_documented_weighted_sum():
@@ -136,7 +135,7 @@ def test_api_security_fails_on_an_unguarded_endpoint(tmp_path):
 	app = tmp_path / "app"
 	app.mkdir()
 	(app / "api.py").write_text("import frappe\n@frappe.whitelist()\ndef open_door(a: int):\n\treturn a\n")
-	comp = rd.validate_readiness(rd.ReadinessInputs(app_dir=app), ["api_security"])["components"][0]
+	comp = rd.validate_readiness(rd.ReadinessInputs(app_dir=app))["code_audit"]
 	assert comp["status"] == rd.FAILED and comp["evidence"]["unguarded"] == ["app.api.open_door"]
 	assert "@admin_only" in comp["recommendation"]
 
@@ -156,7 +155,7 @@ def test_baselines_present_valid_recent_and_without_regression(tmp_path, redis, 
 	path = tmp_path / "b.json"
 	inputs = rd.ReadinessInputs(redis=redis, namespace=namespace, baselines_path=path)
 	comp = rd.validate_readiness(inputs, ["baselines"])["components"][0]
-	assert comp["status"] == rd.FAILED and "does not exist" in comp["evidence"]["error"]
+	assert comp["status"] == rd.FAILED and "no baselines measured on this site" in comp["evidence"]["error"]
 	path.write_text("{}")
 	comp = rd.validate_readiness(inputs, ["baselines"])["components"][0]
 	assert comp["status"] == rd.FAILED and "not a baselines file" in comp["evidence"]["error"]
@@ -170,6 +169,20 @@ def test_baselines_present_valid_recent_and_without_regression(tmp_path, redis, 
 	path.write_text(json.dumps(_baselines_doc(datetime.now(timezone.utc) - timedelta(days=45))))
 	comp = rd.validate_readiness(inputs, ["baselines"])["components"][0]
 	assert comp["status"] == rd.DEGRADED and "days old" in comp["recommendation"]
+
+
+def test_baselines_of_another_database_do_not_describe_this_site(tmp_path, scratch_db):
+	path = tmp_path / "b.json"
+	doc = _baselines_doc(datetime.now(timezone.utc))
+	doc["environment"]["dataset"]["database"] = "somewhere_else"
+	path.write_text(json.dumps(doc))
+	comp = rd.validate_readiness(rd.ReadinessInputs(db=scratch_db, baselines_path=path), ["baselines"])
+	comp = comp["components"][0]
+	assert comp["status"] == rd.DEGRADED and "'somewhere_else', not this site's" in comp["recommendation"]
+	doc["environment"]["dataset"]["database"] = scratch_db.database_name
+	path.write_text(json.dumps(doc))
+	comp = rd.validate_readiness(rd.ReadinessInputs(db=scratch_db, baselines_path=path), ["baselines"])
+	assert comp["components"][0]["status"] == rd.OPERATIONAL
 
 
 # ---------------------------------------------------------------- the job coordinator, with real workers
@@ -256,10 +269,15 @@ def test_validate_performance_infrastructure_in_the_site(frappe_site, tmp_path):
 	assert comps["cache"]["status"] == rd.OPERATIONAL
 	assert comps["invalidation"]["status"] == rd.OPERATIONAL
 	assert comps["database"]["status"] == rd.DEGRADED  # a fresh site: catalog indexes not applied
-	assert comps["api_security"]["status"] == rd.OPERATIONAL
+	assert report["code_audit"]["status"] == rd.OPERATIONAL
 	assert (
 		comps["baselines"]["status"] == rd.FAILED
 		and "missing.json" in comps["baselines"]["evidence"]["error"]
+	)
+	del frappe.conf["verenigingen_baselines_path"]  # by default: this site's own file, not the app's
+	assert (
+		frappe.get_site_path()
+		in _by_name(validate_performance_infrastructure())["baselines"]["evidence"]["error"]
 	)
 	assert 0 < report["score"] < 100
 	if frappe_site.is_double:  # no bench workers: the jobs probe fails and says what to start

@@ -60,6 +60,7 @@ EXPECTED_COLUMNS = {
 		"first_seen": ("datetime(6)", "YES", None), "last_seen": ("datetime(6)", "YES", None), "resolved_at": ("datetime(6)", "YES", None), "breaches": ("int(11)", "NO", "0"),
 		"message": ("text", "YES", None),
 	},
+	"tabCache Invalidation": {**STANDARD, **OPTIONAL, "payload": ("longtext", "YES", None)},  # JSON: longtext + json_valid
 }  # fmt: skip
 
 # index name -> (columns, unique)
@@ -72,6 +73,7 @@ EXPECTED_INDEXES = {
 	"tabPerformance Snapshot": {"PRIMARY": (("name",), True), "modified": (("modified",), False)},
 	"tabPerformance Alert": {"PRIMARY": (("name",), True), "modified": (("modified",), False)},
 	"tabIndex Change Log": {"PRIMARY": (("name",), True), "modified": (("modified",), False)},
+	"tabCache Invalidation": {"PRIMARY": (("name",), True), "modified": (("modified",), False)},
 }  # fmt: skip
 
 
@@ -157,7 +159,7 @@ def test_app_doctypes_are_valid_frappe_doctype_json():
 	doctypes = load_doctypes()
 	assert set(doctypes) == {
 		"Member", "Chapter", "Chapter Member", "SEPA Mandate", "Member Payment", "Index Change Log",
-		"Performance Snapshot", "Performance Alert", "Performance Settings",
+		"Performance Snapshot", "Performance Alert", "Performance Settings", "Cache Invalidation",
 	}  # fmt: skip
 	for name, meta in doctypes.items():
 		for key in ("doctype", "name", "module", "fields", "permissions", "autoname", "modified"):
@@ -166,5 +168,9 @@ def test_app_doctypes_are_valid_frappe_doctype_json():
 		assert meta["field_order"] == [f["fieldname"] for f in meta["fields"]]
 		if not meta.get("istable"):
 			roles = {p["role"] for p in meta["permissions"]}
-			assert roles == {"System Manager", "Verenigingen Administrator"}
+			if name == "Cache Invalidation":  # the cache's outbox: System Manager only, never created by hand
+				assert roles == {"System Manager"} and meta["in_create"] == 1
+				assert not any(p.get("create") or p.get("write") for p in meta["permissions"])
+			else:
+				assert roles == {"System Manager", "Verenigingen Administrator"}
 	assert doctypes["Chapter Member"]["istable"] == 1

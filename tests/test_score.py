@@ -43,6 +43,24 @@ def test_jobs_component_uses_failure_rate_and_p95_wait_against_targets():
 	assert jobs_component({}, {}, {})[0] is None
 
 
+def test_jobs_component_parts_without_data_are_missing_with_the_true_reason():
+	targets = {"short": 5000, "default": 30_000, "long": 300_000}
+	# waits recorded under names without a target are reported, not silently scored 1.0
+	score, inputs = jobs_component({"x": hist([10] * 4, errors=1)}, {"custom": hist([100] * 232)}, targets)
+	assert score == pytest.approx(0.75)
+	assert "232 wait(s)" in inputs["missing_parts"]["wait"] and "custom" in inputs["missing_parts"]["wait"]
+	assert inputs["waits_without_target"] == {"custom": 232}
+	# priority names take their Frappe queue's target
+	score, inputs = jobs_component({"bulk": hist([10] * 2)}, {"bulk": hist([600_000] * 10)}, targets)
+	assert inputs["waits"]["bulk"]["target_ms"] == 300_000 and score == pytest.approx(0.5, rel=0.03)
+	# nothing ran: no failure rate of 0 standing in for one
+	score, inputs = jobs_component({}, {"short": hist([10_000] * 5)}, targets)
+	assert "failure_rate" not in inputs and "no job finished" in inputs["missing_parts"]["success"]
+	assert score == pytest.approx(0.5, rel=0.03)
+	score, reason = jobs_component({}, {"custom": hist([1] * 3)}, targets)
+	assert score is None and "without a wait target" in reason
+
+
 def test_database_component_means_the_measured_parts_only():
 	score, inputs = database_component(40.0, None, None, probe_target_ms=20)
 	assert score == pytest.approx(0.5) and set(inputs["parts"]) == {"probe"}
@@ -53,6 +71,9 @@ def test_database_component_means_the_measured_parts_only():
 
 def test_cache_and_resources_components():
 	assert cache_component(75, 25)[0] == pytest.approx(0.75)
+	score, inputs = cache_component(75, 25, local_hits=60)  # a tier hit counts like a Redis hit
+	assert score == pytest.approx(0.75)
+	assert (inputs["local_hits"], inputs["redis_hits"], inputs["local_hit_share"]) == (60, 15, 0.8)
 	assert cache_component(0, 0) == (None, "no cache lookups recorded")
 	assert cache_component(None, None)[0] is None
 	score, inputs = resources_component(50.0, 82.5, 10.0, comfort=70, limit=95)

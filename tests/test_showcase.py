@@ -24,7 +24,8 @@ def test_bad_arguments_are_refused_with_the_reason(argv, message, capsys):
 	assert message in capsys.readouterr().err
 
 
-def test_seed_step_creates_and_reports_the_dataset(scratch_databases, capsys):
+def test_seed_step_creates_and_reports_the_dataset(scratch_databases, capsys, tmp_path, monkeypatch):
+	monkeypatch.chdir(tmp_path)  # the main job saves its results in reports/ of the current folder
 	name = f"vtest_{scratch_databases.run_id}_showcase"
 	scratch_databases.created.append(name)  # dropped at the end of the session
 	s = db_settings()
@@ -35,6 +36,7 @@ def test_seed_step_creates_and_reports_the_dataset(scratch_databases, capsys):
 	out = capsys.readouterr().out
 	assert "Seeding 40 members" in out
 	assert re.search(r"^Member +40$", out, re.M)
+	assert (tmp_path / "reports" / "showcase-results.json").exists()
 
 
 def test_unreachable_database_exits_2_with_a_message(capsys):

@@ -7,7 +7,10 @@ from verenigingen.performance.keys import unlink_site
 from verenigingen.showcase.__main__ import main
 
 
-def test_cache_step_shows_misses_hits_and_an_invalidation(scratch_databases, redis_server_client, capsys):
+def test_cache_step_shows_misses_hits_and_an_invalidation(
+	scratch_databases, redis_server_client, capsys, tmp_path, monkeypatch
+):
+	monkeypatch.chdir(tmp_path)  # the main job saves its results in reports/ of the current folder
 	name = f"vtest_{scratch_databases.run_id}_showcase_cache"
 	scratch_databases.created.append(name)  # dropped at the end of the session
 	s = db_settings()
@@ -24,4 +27,4 @@ def test_cache_step_shows_misses_hits_and_an_invalidation(scratch_databases, red
 	assert re.search(r"^second visit \(hits\) +50 ", out, re.M)
 	found = re.search(r"until the invalidation the cache says (\d+) .* and says (\d+)", out)
 	assert found and int(found.group(2)) == int(found.group(1)) + 1
-	assert re.search(r"stats\(\): 5\d hits, \d+ misses \(1 after invalidation\)", out)
+	assert re.search(r"this step: 5\d hits, \d+ misses \(1 after invalidation\)", out)

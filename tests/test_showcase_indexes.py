@@ -13,7 +13,8 @@ def _argv(name, steps):
 		"--user", s["user"], "--password", s["password"], "--redis-host", r["host"], "--redis-port", str(r["port"])]  # fmt: skip
 
 
-def test_index_step_prints_before_and_after(scratch_databases, capsys):
+def test_index_step_prints_before_and_after(scratch_databases, capsys, tmp_path, monkeypatch):
+	monkeypatch.chdir(tmp_path)  # the main job saves its results in reports/ of the current folder
 	name = f"vtest_{scratch_databases.run_id}_showidx"
 	scratch_databases.created.append(name)
 	assert main(_argv(name, "seed,indexes")) == 0

@@ -57,7 +57,9 @@ def test_report_is_self_contained_html_with_both_charts():
 	assert widths["a before: 100.000 ms"] > widths["a after: 1.000 ms"] > widths["b after: 0.200 ms"]
 	assert "not measured" in svgs[0] and "62.5 / 100" in page
 	assert "start &lt;workers&gt;" in page  # escaped
-	assert "0.01x improved" in page and "cache" in page
+	assert "100x faster" in page and "0.01x" not in page and "cache" in page
+	# readiness evidence is a list of "key: value" lines, not JSON
+	assert "ttl_ms: 5" in page and "{&quot;" not in page and '{"' not in page
 
 
 def test_report_says_what_was_not_measured():
@@ -124,3 +126,70 @@ def test_report_draws_the_performance_score_components_and_names_the_missing_one
 	assert bars == {"requests: 1.000": 380.0, "database: 0.500": 190.0}
 	assert "91.2 / 100" in page and "jobs: no background jobs recorded in the window" in page
 	assert "The performance score was not measured." in rep.render(_results())
+
+
+def _requests_results():
+	def row(config, endpoint, rps, p50, cache=None):
+		return {"configuration": config, "endpoint": endpoint, "requests": 1500, "seconds": 1500 / rps, "rps": rps,
+			"p50_ms": p50, "p95_ms": p50 * 3, "p99_ms": p50 * 5, "statuses": {"200": 1500}, "recorded": 1500,
+			"cpu_ms_per_request": {"server": 0.71234, "redis": 0.1, "mariadb": None}, "cache": cache}  # fmt: skip
+
+	return {
+		"settings": {"clients": 4, "users": 2, "max_requests": 1500, "max_seconds": 8, "members_drawn": 200},
+		"rows": [
+			row("no indexes, no cache", "member summary", 267.4, 8.8123),
+			row("indexes", "member summary", 637.0, 2.51),
+			row("indexes + cache", "member summary", 1789.0, 1.96, {"hits": 1100, "misses": 400}),
+		],
+		"l1_row": {"configuration": "indexes + cache + L1 (in-process)", "note": "not built yet"},
+		"comparisons": [
+			{
+				"endpoint": "member summary",
+				"configuration": "indexes",
+				"change": "3.51x faster",
+				"interval": [0.257, 0.323],
+				"min_effect": 0.2,
+				"verdict": "faster",
+			},
+		],  # fmt: skip
+		"cpu_notes": {
+			"mariadb": "not measurable: no mariadbd process listening on port 3306 is visible here"
+		},
+		"environment": {"cpu_count": 2, "platform": "Linux", "load_average": "1.00, 1.00, 1.00"},
+	}
+
+
+def test_report_charts_and_tabulates_the_http_requests():
+	results = _results()
+	results["requests"] = _requests_results()
+	results["step_seconds"] = {"seed": 1.234, "requests": 25.61}
+	page = rep.render(results)
+	svgs = re.findall(r"<svg.*?</svg>", page, re.S)
+	assert len(svgs) == 4
+	rps = ET.fromstring(svgs[0])
+	assert rps.get("aria-label") == "requests per second"
+	ns = "{http://www.w3.org/2000/svg}"
+	bars = {t.text: float(r.get("width")) for r in rps.iter(f"{ns}rect") for t in r.iter(f"{ns}title")}
+	assert bars["member summary, indexes + cache: 1,790 req/s"] == 460.0  # the longest bar is the plot width
+	assert bars["member summary, no indexes, no cache: 267 req/s"] == pytest.approx(
+		460 * 267.4 / 1789, abs=0.05
+	)
+	assert ET.fromstring(svgs[1]).get("aria-label") == "p95 latency"
+	# the table: text left, numbers right, 3 significant digits, the L1 row marked, CPU not measurable said so
+	assert (
+		'<td class="txt">no indexes, no cache</td><td class="num">1,500</td><td class="num">267</td>' in page
+	)
+	assert '<td class="num">8.81</td>' in page and '<td class="num">0.712</td>' in page
+	assert "indexes + cache + L1 (in-process) *" in page and "not built yet" in page
+	assert "n/m" in page and "not measurable: no mariadbd process" in page
+	assert "73.3 %" in page  # cache hits of the cached configuration
+	assert "3.51x faster" in page and "effect &gt;= 1.20x" in page
+	# time per step, and a total
+	assert '<td class="txt">requests</td><td class="num">25.6</td>' in page
+	assert '<td class="txt">total</td><td class="num">26.8</td>' in page
+
+
+def test_tables_align_numbers_right_and_text_left():
+	table = rep.html_table(["name", "ms", "note"], [["a", 1.23456, "x"], ["b", 12345.6, "-"]])
+	assert '<td class="txt">a</td><td class="num">1.23</td><td class="txt">x</td>' in table
+	assert '<td class="num">12,300</td>' in table

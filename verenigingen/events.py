@@ -2,8 +2,13 @@
 commits (invalidating before would let a concurrent reader cache the old value again).
 
 Wired in hooks.py on ``"*"`` for after_insert, on_update, on_submit, on_cancel,
-on_update_after_submit, on_trash and after_rename. Besides the document's DocType:
+on_update_after_submit, on_change, on_trash and after_rename. ``on_change`` is the only event
+``doc.db_set`` fires; a save fires it too (after on_update), so the changes are collected into
+one batch per transaction (``verenigingen.caching.record``): a repeated event adds nothing and
+costs no second write. Besides the document's DocType:
 
+* a child row (``db_set`` on a row fires its own on_change): its parent DocType, field = the
+  row's table field;
 * User: that user's entries (roles live in the User's child table, so a role change is an
   update of the User);
 * Role: entries of everyone holding the role;
@@ -13,12 +18,13 @@ on_update_after_submit, on_trash and after_rename. Besides the document's DocTyp
 * Role Profile: entries of every role in it (before and after).
 """
 
-import frappe
-
-from verenigingen.caching import site_cache
+from verenigingen.caching import record
+from verenigingen.performance.invalidation import InvalidationBatch
 
 # Fields that change on every save and say nothing about content.
 _NOISE = frozenset({"modified", "modified_by", "_liked_by", "_comments", "_assign", "_user_tags", "_seen"})
+# Events after which the fields that changed are known from the copy loaded before the save.
+_UPDATES = ("on_update", "on_update_after_submit", "on_change")
 
 
 def changed_fields(doc) -> frozenset[str] | None:
@@ -41,13 +47,16 @@ def _rows(value, field: str) -> set[str]:
 	}
 
 
-def on_document_change(doc, method=None, *args) -> None:
-	"""Invalidate what ``doc``'s change can affect, once the transaction commits."""
+def change_batch(doc, method: str | None) -> InvalidationBatch:
+	"""What a change of ``doc`` (reported by the event ``method``) can affect."""
 	doctype = doc.doctype
-	fields = changed_fields(doc) if method in ("on_update", "on_update_after_submit") else None
-	users: set[str] = set()
-	roles: set[str] = set()
-	everything = False
+	batch = InvalidationBatch()
+	batch.add_doctype(doctype, changed_fields(doc) if method in _UPDATES else None)
+	parenttype, parentfield = doc.get("parenttype"), doc.get("parentfield")
+	if parenttype and doc.get("parent"):
+		batch.add_doctype(parenttype, [parentfield] if parentfield else None)
+	users: set = set()
+	roles: set = set()
 	if doctype == "User":
 		users = {doc.name}
 	elif doctype == "Role":
@@ -58,20 +67,19 @@ def on_document_change(doc, method=None, *args) -> None:
 		users = {doc.get("user"), _before(doc, "user")}
 	elif doctype == "Role Profile":
 		roles = _rows(doc.get("roles"), "role") | _rows(_before(doc, "roles"), "role")
-		everything = not roles  # cannot tell which roles: more, never less
+		if not roles:  # cannot tell which roles: more, never less
+			batch.add_everything()
 	elif doctype == "DocType":
-		everything = True
-	users.discard(None)
-	roles.discard(None)
+		batch.add_everything()
+	if parenttype == "User":  # a Has Role row of a user changed by itself
+		users.add(doc.get("parent"))
+	for user in users - {None, ""}:
+		batch.add_user(user)
+	for role in roles - {None, ""}:
+		batch.add_role(role)
+	return batch
 
-	def invalidate():
-		cache = site_cache()
-		cache.invalidate_doctype(doctype, fields)
-		for user in users:
-			cache.invalidate_user(user)
-		for role in roles:
-			cache.invalidate_role(role)
-		if everything:
-			cache.invalidate_all()
 
-	frappe.db.after_commit.add(invalidate)
+def on_document_change(doc, method=None, *args) -> None:
+	"""Invalidate what ``doc``'s change can affect, once the transaction commits."""
+	record(change_batch(doc, method))

@@ -10,7 +10,7 @@ app_license = "mit"
 # ------------
 after_install = "verenigingen.install.after_install"
 # the index catalogs: present after every migrate (site config verenigingen_auto_index=0 turns it off)
-after_migrate = ["verenigingen.indexes.after_migrate"]
+after_migrate = ["verenigingen.indexes.after_migrate", "verenigingen.monitoring.publish_activation_level"]
 
 # Monitoring: request and job timing, snapshots every five minutes, daily purge
 # ------------
@@ -22,12 +22,17 @@ scheduler_events = {
 	"cron": {
 		"*/5 * * * *": ["verenigingen.monitoring.take_snapshot"],
 		# the job coordinator: expired leases, due retries, load control, dispatch
-		"* * * * *": ["verenigingen.jobs.reconcile"],
+		"* * * * *": [
+			"verenigingen.jobs.reconcile",
+			# the app cache's outbox: apply invalidations that never reached Redis, delete applied rows
+			"verenigingen.caching.sweep_invalidations",
+		],
 	},
 	"daily": ["verenigingen.monitoring.purge_snapshots"],
 }
 
-# The app cache: invalidate after commit on every document change; clear on `bench clear-cache`
+# The app cache: invalidate after commit on every document change (one outbox row per transaction);
+# clear on `bench clear-cache`
 # ------------
 doc_events = {
 	"*": {
@@ -38,6 +43,7 @@ doc_events = {
 		"on_update_after_submit": "verenigingen.events.on_document_change",
 		"on_trash": "verenigingen.events.on_document_change",
 		"after_rename": "verenigingen.events.on_document_change",
+		"on_change": "verenigingen.events.on_document_change",  # the only event doc.db_set fires
 	},
 }
-clear_cache = "verenigingen.caching.clear_all"
+clear_cache = ["verenigingen.caching.clear_all", "verenigingen.monitoring.publish_activation_level"]

@@ -1,7 +1,9 @@
 """Keep the index catalogs present on a site: run from ``after_migrate`` and ``after_install``.
 
 Cheap when every index is there (it only reads ``information_schema``). Missing indexes are
-added online unless the site config flag ``verenigingen_auto_index`` is false. Single-column
+added online unless the site config flag ``verenigingen_auto_index`` is false. If old transactions
+are open on the database, or the DDL gives up waiting for a metadata lock, the indexes are left for
+later (logged, and reported as ``deferred``) rather than failing the migrate. Single-column
 specs on other apps' DocTypes get a ``search_index`` Property Setter, so ``bench migrate`` keeps
 them (schema sync drops a single-column index whose field is not flagged ``search_index``).
 """
@@ -10,7 +12,12 @@ import frappe
 
 from verenigingen import frappe_bridge
 from verenigingen.performance.defaults import INDEX_AUTO_APPLY_CONFIG_KEY, INDEX_AUTO_MEASURE_REPEATS
-from verenigingen.performance.indexes import IndexManager, Plan, catalog
+from verenigingen.performance.exceptions import (
+	IndexApplyError,
+	MetadataLockTimeoutError,
+	OpenTransactionsError,
+)
+from verenigingen.performance.indexes import Plan, catalog
 from verenigingen.performance.indexes.manager import BLOCKING, MISSING_TABLE
 
 
@@ -49,7 +56,7 @@ def ensure_search_index_property_setters(plan: Plan) -> list[str]:
 def ensure_catalogs(specs=None) -> dict:
 	"""Make sure the catalogs' indexes are present; return what was found and done (plain data)."""
 	specs = catalog("all") if specs is None else specs
-	manager = IndexManager(frappe_bridge.database(), user="Administrator")
+	manager = frappe_bridge.index_manager("Administrator")
 	plan = manager.plan(specs)
 	setters = ensure_search_index_property_setters(plan)
 	report = {
@@ -57,6 +64,7 @@ def ensure_catalogs(specs=None) -> dict:
 		"problems": [i.reason for i in plan.problems],
 		"property_setters": setters,
 		"created": [],
+		"deferred": None,
 		"auto_apply": bool(frappe_bridge.site_config(INDEX_AUTO_APPLY_CONFIG_KEY, True)),
 	}
 	for problem in plan.problems:
@@ -65,7 +73,14 @@ def ensure_catalogs(specs=None) -> dict:
 		return report
 	frappe.db.commit()  # index DDL never follows pending writes
 	clean = Plan(tuple(i for i in plan.items if i.action not in BLOCKING))
-	outcomes = manager.apply(clean, measure_repeats=INDEX_AUTO_MEASURE_REPEATS)
+	try:
+		outcomes = manager.apply(clean, measure_repeats=INDEX_AUTO_MEASURE_REPEATS)
+	except (OpenTransactionsError, IndexApplyError) as exc:
+		if isinstance(exc, IndexApplyError) and not isinstance(exc.__cause__, MetadataLockTimeoutError):
+			raise
+		report["deferred"] = f"the missing indexes were not added now: {exc}"
+		frappe.log_error(title="verenigingen index catalog deferred", message=report["deferred"])
+		return report
 	report["created"] = [o.index for o in outcomes if o.action == "created"]
 	return report
 

@@ -13,8 +13,9 @@ import frappe
 from frappe import _
 
 from verenigingen import frappe_bridge as bridge
-from verenigingen.performance.histogram import SampleBuffer
+from verenigingen.performance.monitoring import endpoint_name as core_endpoint_name
 from verenigingen.performance.monitoring import job_samples, request_samples
+from verenigingen.performance.samples import SampleBuffer
 
 _REQUEST_STARTED = "verenigingen_request_started"
 _REQUEST_BUFFERS: dict[str, SampleBuffer] = {}  # site -> this process's unwritten request samples
@@ -22,17 +23,8 @@ _JOB_STARTED = "verenigingen_job_started"
 
 
 def endpoint_name(request) -> str:
-	"""A bounded name for the request's endpoint: the method of /api/method, the DocType of
-	/api/resource, else the first path segment."""
-	path = getattr(request, "path", None) or "/"
-	parts = [p for p in path.split("/") if p]
-	if parts[:2] == ["api", "method"] and len(parts) > 2:
-		name = "/api/method/" + parts[2]
-	elif parts[:2] == ["api", "resource"] and len(parts) > 2:
-		name = "/api/resource/" + parts[2]
-	else:
-		name = "/" + (parts[0] if parts else "")
-	return name[:140]
+	"""A bounded name for the request's endpoint (see ``performance.monitoring.endpoint_name``)."""
+	return core_endpoint_name(getattr(request, "path", None))
 
 
 def before_request() -> None:
@@ -67,29 +59,56 @@ def flush_request_samples() -> int:
 
 
 def before_job(method=None, kwargs=None, transaction_type=None) -> None:
+	if method == bridge.JOB_RUNNER:
+		return  # the coordinator's runner records each attempt it runs itself (record_job)
 	setattr(frappe.local, _JOB_STARTED, time.perf_counter())
 
 
 def after_job(method=None, kwargs=None, result=None) -> None:
-	"""Frappe calls this in ``execute_job``'s ``finally``: an exception in flight means the job failed."""
+	"""Frappe calls this in ``execute_job``'s ``finally``: an exception in flight means the job failed.
+
+	The coordinator's runner (``verenigingen.jobs.run_job``) is not sampled here: it records one
+	sample per attempt it runs (chained ones too), with the attempt's own run time and outcome."""
 	started = getattr(frappe.local, _JOB_STARTED, None)
-	if started is None:
+	if started is None or method == bridge.JOB_RUNNER:
 		return
 	setattr(frappe.local, _JOB_STARTED, None)
 	failed = sys.exc_info()[0] is not None
 	run_ms = (time.perf_counter() - started) * 1000
 	queue, wait_ms = bridge.current_job_wait()
+	if not record_job(queue, run_ms, wait_ms, failed):
+		# execute_job has already committed (or rolled back) the job's transaction: commit the row
+		frappe.db.commit()
+
+
+def record_job(queue: str, run_ms: float, wait_ms: float | None, failed: bool) -> bool:
+	"""One job sample (``job_run:<queue>``, an error when ``failed``; ``job_wait:<queue>``).
+	Never raises into the job it measures: if it cannot record, it adds an Error Log row (in the open
+	transaction, for the caller to commit) and returns False."""
 	try:
 		bridge.metric_store().record(job_samples(queue, run_ms, wait_ms, failed))
 	except Exception:  # must not replace the job's outcome; logged with its traceback
 		frappe.log_error(title=_("Performance monitoring could not record a job"))
+		return False
+	return True
+
+
+def snapshot() -> dict:
+	"""Store a Performance Snapshot now and, from activation level 3, evaluate alerts and notify.
+	Also puts the activation level back where the request hook reads it (a Redis restart loses it).
+	Returns the core's result: the snapshot's name, the summary it stored and the alert changes
+	(or why nothing was stored)."""
+	settings = bridge.monitoring_settings()
+	bridge.publish_activation_level(settings.activation_level)
+	result = bridge.monitor(settings).snapshot()
+	for alert in (result.get("alerts") or {}).get("opened", []):
+		notify_alert(alert)
+	return result
 
 
 def take_snapshot() -> dict:
-	"""Scheduled every five minutes: persist a Performance Snapshot, evaluate alerts, notify."""
-	result = bridge.monitor().snapshot()
-	for alert in (result.get("alerts") or {}).get("opened", []):
-		notify_alert(alert)
+	"""Scheduled every five minutes: :func:`snapshot`, answering only the name (or why none)."""
+	result = snapshot()
 	return {"name": result.get("name"), "skipped": result.get("skipped")}
 
 
@@ -98,10 +117,22 @@ def purge_snapshots() -> int:
 	return bridge.monitor().purge()
 
 
+def publish_activation_level() -> None:
+	"""``clear_cache`` and ``after_migrate`` hook: store the Performance Settings activation level
+	where the request hook's single Redis call reads it (so monitoring switched off stays off)."""
+	bridge.publish_activation_level(bridge.monitoring_settings().activation_level)
+
+
+def alert_recipients() -> list[str]:
+	"""Every enabled user with an admin role, and Administrator, whom Frappe's
+	``get_users_with_role`` leaves out although it holds every role."""
+	return sorted(set(bridge.users_with_roles(bridge.admin_roles())) | {"Administrator"})
+
+
 def notify_alert(alert: dict) -> None:
 	"""A desk notification (Notification Log) for every administrator of the app."""
 	subject = _("Performance alert: {0}").format(alert["message"])
-	for user in bridge.users_with_roles(bridge.admin_roles()):
+	for user in alert_recipients():
 		frappe.get_doc(
 			{
 				"doctype": "Notification Log",

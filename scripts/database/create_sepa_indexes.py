@@ -1,46 +1,61 @@
 #!/usr/bin/env python3
 """Add (or roll back) the verenigingen index catalogs on a MariaDB database, measured before and after.
 
-Standalone, with the mysql client's connection options::
+Standalone, on a site's database::
 
-    python scripts/database/create_sepa_indexes.py -h 127.0.0.1 -u root -D mysite_db --catalog all
+    python scripts/database/create_sepa_indexes.py -H 127.0.0.1 -u root -D mysite_db --catalog all
 
-or inside a bench (from ``frappe-bench/``)::
+or inside a bench (from frappe-bench/, with the bench's Python)::
 
-    python apps/verenigingen/scripts/database/create_sepa_indexes.py --site mysite.local
+    ./env/bin/python apps/verenigingen/scripts/database/create_sepa_indexes.py --site mysite.local
 
 Prints the plan as a table, a progress bar while the DDL runs, and a before/after table.
-Exit status: 0 done, 1 the plan or the DDL failed (nothing half-done is left), 2 bad usage or no connection.
+Transactions open for --old-transaction-seconds on the database stop the DDL before it starts
+(they would hold it up, and every query on the table behind it) unless --wait is given; each DDL
+waits at most --lock-wait-timeout seconds for its metadata lock and then names the connection
+holding it.
+Exit status: 0 done, 1 the plan or the DDL failed (nothing half-done is left), 2 bad usage, no
+connection, or a database without the app's tables.
 """
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from verenigingen.performance.defaults import INDEX_APPLY_MEASURE_REPEATS
-from verenigingen.performance.environment import database_settings
+from verenigingen.performance.commandline import EXIT_USAGE, UsageError, app_tables, one_line, require_frappe
+from verenigingen.performance.defaults import (
+	INDEX_APPLY_MEASURE_REPEATS,
+	INDEX_LOCK_WAIT_TIMEOUT,
+	INDEX_OLD_TRANSACTION_SECONDS,
+)
+from verenigingen.performance.environment import add_connection_arguments
 from verenigingen.performance.exceptions import DatabaseConnectionError, PerformanceError
 from verenigingen.performance.indexes import IndexManager, catalog, compare
 from verenigingen.performance.progress import ProgressBar
 
-_DB = database_settings()  # defaults of the connection options
-
 
 def parse_args(argv=None) -> argparse.Namespace:
 	p = argparse.ArgumentParser(
-		prog="create_sepa_indexes.py", description=__doc__.split("\n")[0], add_help=False
+		prog="create_sepa_indexes.py",
+		description=__doc__,
+		formatter_class=argparse.RawDescriptionHelpFormatter,
 	)
-	p.add_argument("--help", action="help", help="show this help and exit")
-	p.add_argument("-h", "--host", default=_DB["host"])
-	p.add_argument("-P", "--port", type=int, default=_DB["port"])
-	p.add_argument("-u", "--user", default=_DB["user"])
-	p.add_argument("-p", "--password", default=_DB["password"])
 	p.add_argument("-D", "--database", help="the site's database (standalone use)")
 	p.add_argument("--site", help="a bench site (run from frappe-bench/ or give --sites-path)")
-	p.add_argument("--sites-path", default=None, help="the bench's sites folder (default: ./sites)")
-	p.add_argument("--catalog", choices=("sepa", "performance", "monitoring", "all"), default="sepa")
+	p.add_argument(
+		"--sites-path",
+		default=None,
+		help="the bench's sites folder (default: ./sites, or the one beside the app)",
+	)
+	p.add_argument(
+		"--catalog",
+		choices=("sepa", "performance", "monitoring", "all"),
+		default="sepa",
+		help="which indexes (default: %(default)s)",
+	)
 	p.add_argument("--dry-run", action="store_true", help="print the plan and the DDL; change nothing")
 	p.add_argument("--rollback", action="store_true", help="drop the indexes this tool created (per its log)")
 	p.add_argument(
@@ -50,14 +65,34 @@ def parse_args(argv=None) -> argparse.Namespace:
 		"--repeats",
 		type=int,
 		default=INDEX_APPLY_MEASURE_REPEATS,
-		help="probe runs before and after (0: skip)",
+		help="probe runs before and after (0: skip; default: %(default)s)",
 	)
-	p.add_argument("--as-user", default="Administrator", help="who the change log records")
+	p.add_argument(
+		"--as-user", default="Administrator", help="who the change log records (default: %(default)s)"
+	)
+	p.add_argument(
+		"--lock-wait-timeout",
+		type=float,
+		default=INDEX_LOCK_WAIT_TIMEOUT,
+		help="seconds each DDL waits for a metadata lock (default: %(default)s)",
+	)
+	p.add_argument(
+		"--old-transaction-seconds",
+		type=float,
+		default=INDEX_OLD_TRANSACTION_SECONDS,
+		help="transactions open this long stop the DDL unless --wait (default: %(default)s)",
+	)
+	p.add_argument(
+		"--wait", action="store_true", help="go ahead despite old transactions (waiting up to the timeout)"
+	)
+	add_connection_arguments(p, redis=False)
 	args = p.parse_args(argv)
 	if bool(args.site) == bool(args.database):
 		p.error("give either --database (standalone) or --site (inside a bench)")
 	if args.repeats < 0:
 		p.error("--repeats must be 0 or more")
+	if args.lock_wait_timeout < 0 or args.old_transaction_seconds < 0:
+		p.error("--lock-wait-timeout and --old-transaction-seconds must be 0 or more")
 	return args
 
 
@@ -97,16 +132,31 @@ def result_rows(outcomes) -> list[list]:
 	return rows
 
 
+def enter_sites_folder(sites_path: str | None) -> None:
+	"""Work from the bench's sites folder, as bench commands do (Frappe logs to ../logs from there)."""
+	from verenigingen.performance.benchpaths import find_sites_folder
+
+	os.chdir(find_sites_folder(sites_path, app_root=Path(__file__).resolve().parents[2]))
+
+
 def connect(args):
 	"""The database handle: PyMySQL standalone, frappe.db of the site inside a bench."""
 	if args.database:
 		from verenigingen.performance.db import PyMySQLDatabase
 
-		return PyMySQLDatabase(args.host, args.port, args.user, args.password, args.database), None
+		db = PyMySQLDatabase(args.host, args.port, args.user, args.password, args.database)
+		if not app_tables(db):
+			db.close()
+			raise UsageError(
+				f"database {args.database} has none of the app's tables (tabMember, tabMember Payment, "
+				"tabSEPA Mandate ...): give the database of a site with verenigingen installed"
+			)
+		return db, None
+	require_frappe("--site")
 	import frappe
 
-	sites_path = args.sites_path or ("sites" if Path("sites").is_dir() else ".")
-	frappe.init(site=args.site, sites_path=sites_path)
+	enter_sites_folder(args.sites_path)
+	frappe.init(site=args.site)
 	frappe.connect()
 	from verenigingen import frappe_bridge
 
@@ -117,9 +167,9 @@ def main(argv=None) -> int:
 	args = parse_args(argv)
 	try:
 		db, frappe_module = connect(args)
-	except DatabaseConnectionError as exc:
-		print(f"error: {exc}", file=sys.stderr)
-		return 2
+	except (DatabaseConnectionError, UsageError) as exc:
+		print(f"error: {one_line(exc)}", file=sys.stderr)
+		return EXIT_USAGE
 	try:
 		return run(args, db)
 	except PerformanceError as exc:
@@ -133,9 +183,14 @@ def main(argv=None) -> int:
 
 
 def run(args, db) -> int:
-	manager = IndexManager(db, user=args.as_user)
+	manager = IndexManager(
+		db,
+		user=args.as_user,
+		lock_wait_timeout=args.lock_wait_timeout,
+		old_transaction_seconds=args.old_transaction_seconds,
+	)
 	if args.rollback:
-		outcomes = manager.rollback(dry_run=args.dry_run)
+		outcomes = manager.rollback(dry_run=args.dry_run, wait_for_transactions=args.wait)
 		print(
 			render_table(
 				["index", "table", "action", "reason"],
@@ -177,7 +232,11 @@ def run(args, db) -> int:
 
 	try:
 		outcomes = manager.apply(
-			plan, allow_locking=args.allow_locking, progress=progress, measure_repeats=args.repeats
+			plan,
+			allow_locking=args.allow_locking,
+			progress=progress,
+			measure_repeats=args.repeats,
+			wait_for_transactions=args.wait,
 		)
 	finally:
 		bar.close()

@@ -143,3 +143,85 @@ def test_script_runs_without_installing():
 	)
 	assert proc.returncode == 1
 	assert "FV001" in proc.stdout
+
+
+# ---------------------------------------------------------------- files it cannot read or parse
+
+
+def _script(*args, cwd):
+	return subprocess.run(
+		[sys.executable, str(SCRIPT), *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=120
+	)
+
+
+@pytest.fixture
+def broken(tmp_path):
+	"""An app whose files include one of each kind the validator cannot read or parse."""
+	app = tmp_path / "app"
+	shutil.copytree(FIXTURE_APP, app)
+	lib = app / "library"
+	(lib / "broken_syntax.py").write_text("import frappe\n\ndef f(:\n\tpass\n", encoding="utf-8")
+	(lib / "latin1.py").write_bytes(b"# caf\xe9\nx = 1\n")
+	(lib / "public" / "js" / "open.js").write_text(
+		'frappe.ui.form.on("Loan", {\n\trefresh(frm) {\n\t\tfrm.doc.member;\n', encoding="utf-8"
+	)
+	(lib / "public" / "js" / "open_string.js").write_text('frappe.ui.form.on("Loan", { a: "\n});\n')
+	return app
+
+
+@pytest.mark.parametrize(
+	("name", "message"),
+	[
+		("library/broken_syntax.py", "library/broken_syntax.py: cannot parse: line 3: invalid syntax"),
+		("library/latin1.py", "library/latin1.py: cannot read: line 1: not UTF-8 (byte 0xe9)"),
+		("library/public/js/open.js", "library/public/js/open.js: cannot parse: line 2: '{' is never closed"),
+		("library/public/js/open_string.js", "cannot parse: unterminated string (line 1)"),
+	],
+)
+def test_a_file_that_cannot_be_read_or_parsed_is_an_error(broken, name, message):
+	proc = _script(name, "--app", ".", cwd=broken)
+	assert proc.returncode == 2, proc.stdout + proc.stderr
+	assert message in proc.stderr
+	assert "Traceback" not in proc.stderr and proc.stdout == ""
+
+
+def test_a_whole_tree_with_broken_files_fails_naming_each(broken):
+	proc = _script(".", "--app", ".", cwd=broken)
+	assert proc.returncode == 2
+	assert proc.stderr.count("production_field_validator: error: ") == 4
+	assert "4 file(s) could not be read or parsed" in proc.stderr
+
+
+def test_skip_unparseable_lists_them_and_checks_the_rest(broken):
+	proc = _script(".", "--app", ".", "--skip-unparseable", cwd=broken)
+	assert proc.returncode == 1  # the fixture app's own findings
+	assert proc.stdout.count("skipped: ") == 4
+	assert "FV001 `member_nme`" in proc.stdout
+
+
+def test_write_baseline_into_a_missing_folder_fails_before_the_scan(tmp_path):
+	target = tmp_path / "missing" / "b.json"
+	proc = _script("--app", ".", "--write-baseline", target, cwd=FIXTURE_APP)
+	assert proc.returncode == 2
+	assert proc.stderr.strip() == (
+		f"production_field_validator: error: --write-baseline {target}: the folder {target.parent} does not exist"
+	)
+	assert not target.parent.exists()
+
+
+def test_help_is_h():
+	proc = _script("-h", cwd=FIXTURE_APP)
+	assert proc.returncode == 0 and "--skip-unparseable" in proc.stdout and "Exit status" in proc.stdout
+
+
+def test_virtual_environments_are_not_walked(tmp_path):
+	"""CI keeps a virtual environment in the checkout; packages in it ship files that do not parse."""
+	app = tmp_path / "app"
+	shutil.copytree(FIXTURE_APP, app)
+	venv = app / ".ci-venv-frappe-v15"
+	(venv / "lib").mkdir(parents=True)
+	(venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+	(venv / "lib" / "py2_only.py").write_text("print 'hello'\n")
+	whole = _script(".", "--app", ".", cwd=app)
+	assert whole.returncode == 1, whole.stderr  # the fixture app's own findings, nothing else
+	assert "py2_only" not in whole.stdout + whole.stderr

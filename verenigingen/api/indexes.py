@@ -42,14 +42,15 @@ def _names(text: str | None) -> list[str] | None:
 
 
 def _manager() -> IndexManager:
-	return IndexManager(frappe_bridge.database(), user=frappe.session.user)
+	return frappe_bridge.index_manager(frappe.session.user)
 
 
 def _submit(action: str, *, method: str = JOB_METHOD, job_id: str | None = None, **kwargs) -> str:
-	"""Submit the DDL job through the job coordinator; return its id. The job records who asked."""
+	"""Submit the DDL job through the job coordinator; return its id. The job runs as, and records,
+	who asked; it is submitted when the request commits (frappe_bridge.submit_job)."""
 	if method == JOB_METHOD:
 		kwargs["action"] = action
-	return frappe_bridge.job_coordinator().submit(
+	return frappe_bridge.submit_job(
 		method,
 		{"user": frappe.session.user, **kwargs},
 		priority=JOB_PRIORITY,
@@ -68,6 +69,7 @@ def database_index_manager_api(
 	index_names: str | None = None,
 	doctypes: str | None = None,
 	allow_locking: bool = False,
+	wait_for_transactions: bool = False,
 	workload: str | None = None,
 	since_minutes: int | None = None,
 	max_suggestions: int = ADVISOR_MAX_SUGGESTIONS,
@@ -75,10 +77,18 @@ def database_index_manager_api(
 	"""``status``, ``plan``, ``apply`` (returns the background job's id), ``rollback`` (likewise;
 	``index_names`` limits it, comma-separated), ``redundant`` (``doctypes`` limits it), ``suggest``
 	(the index advisor, as a background job: over ``workload``, SQL statements one per line or
-	separated by ``;``, or else over the site's slow log of the last ``since_minutes``)."""
+	separated by ``;``, or else over the site's slow log of the last ``since_minutes``).
+	The job refuses to start its DDL while transactions older than the site's threshold are open
+	on the database, unless ``wait_for_transactions`` (then it waits up to the lock wait timeout)."""
 	if action not in ACTIONS:
 		frappe.throw(
 			_("action must be one of {0}, got {1!r}").format(", ".join(ACTIONS), action),
+			frappe.ValidationError,
+		)
+	request = getattr(frappe.local, "request", None)
+	if action in ("apply", "rollback") and request is not None and request.method != "POST":
+		frappe.throw(
+			_("{0} changes the database: call it with POST, not {1}").format(action, request.method),
 			frappe.ValidationError,
 		)
 	try:
@@ -113,13 +123,19 @@ def database_index_manager_api(
 					"reason": "every index of the catalog is present",
 					"plan": plan.as_dict(),
 				}
-			job_id = _submit("apply", catalog_name=catalog_name, allow_locking=bool(allow_locking))
+			job_id = _submit(
+				"apply",
+				catalog_name=catalog_name,
+				allow_locking=bool(allow_locking),
+				wait_for_transactions=bool(wait_for_transactions),
+			)
 			return {"job_id": job_id, "plan": plan.as_dict()}
 		names = _names(index_names)
 		would = manager.rollback(names, dry_run=True)
 		if not any(o.action == "would drop" for o in would):
 			return {"job_id": None, "reason": "no index created by this tool is left to drop"}
-		return {"job_id": _submit("rollback", index_names=names), "would": [o.as_dict() for o in would]}
+		job_id = _submit("rollback", index_names=names, wait_for_transactions=bool(wait_for_transactions))
+		return {"job_id": job_id, "would": [o.as_dict() for o in would]}
 	except PerformanceError as exc:
 		frappe.throw(str(exc), frappe.ValidationError)
 
@@ -130,17 +146,22 @@ def run_index_job(
 	catalog_name: str = "all",
 	allow_locking: bool = False,
 	index_names: list | None = None,
+	wait_for_transactions: bool = False,
 ) -> list[dict]:
 	"""The background job behind ``apply`` and ``rollback``: runs the DDL in a worker, never a request.
 	``user`` is who asked; the change log records them."""
 	if frappe_bridge.in_web_request():
 		frappe.throw(_("index DDL runs in a background job, not in a web request"), frappe.ValidationError)
-	manager = IndexManager(frappe_bridge.database(), user=user)
+	manager = frappe_bridge.index_manager(user)
 	frappe.db.commit()  # the job starts with a clean transaction: DDL never follows pending writes
 	if action == "apply":
-		outcomes = manager.apply(manager.plan(catalog(catalog_name)), allow_locking=allow_locking)
+		outcomes = manager.apply(
+			manager.plan(catalog(catalog_name)),
+			allow_locking=allow_locking,
+			wait_for_transactions=wait_for_transactions,
+		)
 	elif action == "rollback":
-		outcomes = manager.rollback(index_names)
+		outcomes = manager.rollback(index_names, wait_for_transactions=wait_for_transactions)
 	else:
 		raise ValueError(f"run_index_job: action must be apply or rollback, got {action!r}")
 	return [o.as_dict() for o in outcomes]

@@ -15,6 +15,12 @@ from verenigingen.performance.cache import Scope, SecurityLevel
 @admin_only
 def get_member_summary(member: str) -> dict:
 	"""The member, their active SEPA mandate and payment totals."""
+	_check_member(member)
+	return member_summary(member)
+
+
+def _check_member(member: str) -> None:
+	"""Refuse a blank name, an unknown member, or a user who may not read it."""
 	if not isinstance(member, str) or not member.strip():
 		frappe.throw(
 			_("member must be the name of a Member, got {0}").format(repr(member)), frappe.ValidationError
@@ -22,12 +28,32 @@ def get_member_summary(member: str) -> dict:
 	if not frappe.db.exists("Member", member):
 		frappe.throw(_("Member {0} not found").format(member), frappe.DoesNotExistError)
 	frappe.has_permission("Member", "read", doc=member, throw=True)
-	return member_summary(member)
 
 
-@secure_cache(level=SecurityLevel.MEMBER_DATA, depends_on=("Member", "SEPA Mandate", "Member Payment"))
+@secure_cache(level=SecurityLevel.MEMBER_DATA, depends_on=summaries.MEMBER_SUMMARY_DEPENDS)
 def member_summary(member: str) -> dict:
 	return summaries.member_summary(bridge.database(), member)
+
+
+@frappe.whitelist()
+@admin_only
+def get_payment_history(member: str, limit: int = summaries.PAYMENT_HISTORY_LIMIT) -> list:
+	"""The member's payments, newest first, at most ``limit``."""
+	_check_member(member)
+	if isinstance(limit, bool) or not 1 <= limit <= summaries.PAYMENT_HISTORY_MAX:
+		frappe.throw(
+			_("limit must be a whole number from 1 to {0}, got {1}").format(
+				summaries.PAYMENT_HISTORY_MAX, repr(limit)
+			),
+			frappe.ValidationError,
+		)
+	frappe.has_permission("Member Payment", "read", throw=True)
+	return payment_history(member, limit)
+
+
+@secure_cache(level=SecurityLevel.FINANCIAL, depends_on=summaries.PAYMENT_HISTORY_DEPENDS)
+def payment_history(member: str, limit: int) -> list:
+	return summaries.payment_history(bridge.database(), member, limit)
 
 
 @frappe.whitelist()

@@ -1,23 +1,21 @@
 """Whitelisted readiness check: is every component of the performance layer working on this site?"""
 
-from pathlib import Path
-
 import frappe
 from frappe.rate_limiter import rate_limit
 
-import verenigingen
 from verenigingen import frappe_bridge
 from verenigingen.api.guard import admin_only
 from verenigingen.performance.defaults import API_RATE_LIMIT_EXPENSIVE, API_RATE_LIMIT_SECONDS
 from verenigingen.performance.readiness import ReadinessInputs, validate_readiness
 
-BASELINES_CONFIG_KEY = "verenigingen_baselines_path"  # site config: where performance_baselines.json lives
+BASELINES_CONFIG_KEY = "verenigingen_baselines_path"  # site config: where this site's baselines live
+BASELINES_FILE = "verenigingen_baselines.json"  # default: in the site's private folder
 
 
 def baselines_path() -> str:
-	"""The site's baselines file: the site config key, else the one committed with the app."""
-	default = Path(verenigingen.__file__).resolve().parents[1] / "performance_baselines.json"
-	return frappe_bridge.site_config(BASELINES_CONFIG_KEY) or str(default)
+	"""The baselines measured on this site: the site config key, else a file in the site's private
+	folder. Never the file committed with the app, which was measured on another machine."""
+	return frappe_bridge.site_config(BASELINES_CONFIG_KEY) or frappe.get_site_path("private", BASELINES_FILE)
 
 
 def _jobs() -> tuple:

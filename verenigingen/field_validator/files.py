@@ -21,6 +21,12 @@ SUFFIXES = (".py", ".js")
 SKIPPED_SUFFIXES = (".min.js", ".bundle.js")
 
 
+def _is_virtualenv(folder: Path) -> bool:
+	"""A virtual environment, whatever its name (CI's .ci-venv-frappe-v15/, a user's .venv-py311/):
+	installed packages are not the app's code, and some ship files that do not parse on purpose."""
+	return (folder / "pyvenv.cfg").is_file()
+
+
 def _excluded(path: Path, excludes: Iterable[str], base: Path) -> bool:
 	try:
 		rel = path.resolve().relative_to(base).as_posix()
@@ -50,7 +56,11 @@ def collect_files(
 			continue
 		for root, dirs, names in os.walk(path):
 			dirs[:] = sorted(
-				d for d in dirs if d not in SKIPPED_DIRS and not _excluded(Path(root) / d, excludes, base)
+				d
+				for d in dirs
+				if d not in SKIPPED_DIRS
+				and not _is_virtualenv(Path(root) / d)
+				and not _excluded(Path(root) / d, excludes, base)
 			)
 			for name in sorted(names):
 				candidate = Path(root) / name
@@ -84,9 +94,17 @@ def check_files(schema: Schema, files: Iterable[Path], base: Path | None = None)
 		except ValueError:
 			display = str(path)
 		try:
-			source = path.read_text(encoding="utf-8")
-		except (OSError, UnicodeDecodeError) as exc:
-			total.errors.append(f"{display}: cannot read: {exc}")
+			data = path.read_bytes()
+		except OSError as exc:
+			total.errors.append(f"{display}: cannot read: {exc.strerror or exc}")
+			continue
+		try:
+			source = data.decode("utf-8")
+		except UnicodeDecodeError as exc:
+			line = data[: exc.start].count(b"\n") + 1
+			total.errors.append(
+				f"{display}: cannot read: line {line}: not UTF-8 (byte 0x{data[exc.start]:02x})"
+			)
 			continue
 		total.extend(check_source(schema, path, source, display))
 	total.findings.sort()

@@ -14,7 +14,7 @@ from .findings import (
 	format_doctypes,
 	suggest,
 )
-from .js_tokens import ID, PUNCT, STR, JSSyntaxError, Token, match_brackets, tokenize
+from .js_tokens import ID, PUNCT, STR, JSSyntaxError, Token, bracket_problem, match_brackets, tokenize
 
 # Events frappe.ui.form triggers on a form's handlers (frappe/public/js/frappe/form).
 FORM_EVENTS = frozenset(
@@ -430,7 +430,10 @@ def check_js_source(schema: Schema, source: str, display_path: str) -> CheckResu
 	try:
 		tokens = tokenize(source)
 	except JSSyntaxError as exc:
-		return CheckResult(files_checked=1, errors=[f"{display_path}: cannot tokenize: {exc}"])
+		return CheckResult(files_checked=1, errors=[f"{display_path}: cannot parse: {exc}"])
+	problem = bracket_problem(tokens)
+	if problem:
+		return CheckResult(files_checked=1, errors=[f"{display_path}: cannot parse: {problem}"])
 	if not any(t.value == "form" for t in tokens):
 		return CheckResult(files_checked=1)
 	return JSChecker(schema, display_path, tokens).run()

@@ -182,6 +182,29 @@ def _regex_allowed(tokens: list[Token]) -> bool:
 	return last.value not in (")", "]", "}")
 
 
+def bracket_problem(tokens: list[Token]) -> str | None:
+	"""The first bracket that is never closed or closes nothing, as "line N: ..." (None if balanced)."""
+	pairs = {"(": ")", "[": "]", "{": "}"}
+	stack: list[Token] = []
+	for token in tokens:
+		if token.kind != PUNCT:
+			continue
+		if token.value in pairs:
+			stack.append(token)
+		elif token.value in (")", "]", "}"):
+			if not stack:
+				return f"line {token.line}: {token.value!r} closes nothing"
+			opening = stack.pop()
+			if pairs[opening.value] != token.value:
+				return (
+					f"line {token.line}: {token.value!r} does not close the {opening.value!r} "
+					f"opened at line {opening.line}"
+				)
+	if stack:
+		return f"line {stack[-1].line}: {stack[-1].value!r} is never closed"
+	return None
+
+
 def match_brackets(tokens: list[Token]) -> dict[int, int]:
 	"""Index of each opening bracket -> index of its closing one (unbalanced ones are left out)."""
 	pairs = {"(": ")", "[": "]", "{": "}"}

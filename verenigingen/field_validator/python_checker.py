@@ -841,12 +841,14 @@ def check_python_source(
 ) -> CheckResult:
 	"""Check one Python file's source; a file that does not parse is reported in ``errors``."""
 	display = display_path or str(path)
+	try:  # every file is parsed: one that does not parse is an error even where nothing is checked
+		tree = ast.parse(source, filename=display)
+	except SyntaxError as exc:
+		return CheckResult(files_checked=1, errors=[f"{display}: cannot parse: line {exc.lineno}: {exc.msg}"])
+	except ValueError as exc:  # a NUL byte in the source
+		return CheckResult(files_checked=1, errors=[f"{display}: cannot parse: {exc}"])
 	if "frappe" not in source and not _may_type_self_or_handlers(schema, path):
 		return CheckResult(files_checked=1)  # no DocType can be known anywhere in this file
-	try:
-		tree = ast.parse(source, filename=display)
-	except (SyntaxError, ValueError) as exc:
-		return CheckResult(files_checked=1, errors=[f"{display}: cannot parse: {exc}"])
 	checker = PythonChecker(schema, path, display, tree)
 	checker.has_walrus = ":=" in source
 	return checker.run()

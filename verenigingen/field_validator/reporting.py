@@ -24,7 +24,7 @@ def render(findings: list[Finding], fmt: str, files_checked: int, errors: list[s
 
 def render_text(findings: list[Finding], files_checked: int, errors: list[str]) -> str:
 	lines = [f"{f.path}:{f.line}:{f.column}: {f.rule} {f.message} [{f.doctype}]" for f in findings]
-	lines += [f"error: {e}" for e in errors]
+	lines += [f"skipped: {e}" for e in errors]
 	lines.append(f"{len(findings)} finding(s) in {files_checked} file(s) checked")
 	return "\n".join(lines)
 

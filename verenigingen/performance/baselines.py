@@ -3,9 +3,13 @@
 :func:`establish_baselines` runs each operation of the suite after a warm-up, in several rounds,
 and records p50, p95, p99, min, max, the number of SQL statements one run takes and the rows the
 storage engine read for it (MariaDB's ``Handler_read_*`` counters, the overhead of reading them
-subtracted). Each operation's **noise** is the spread of its per-round medians relative to the
-overall median: :func:`compare_baselines` flags a regression only when the new p50 exceeds the
-baseline p50 by more than that noise (and at least a minimum tolerance). Operations whose
+subtracted), and keeps every timed run grouped by round. Each operation's **noise** is the
+spread of its per-round medians relative to the overall median. :func:`compare_baselines`
+decides with a statistical test, not a fixed tolerance: a two-level bootstrap (rounds, then runs
+within them, so drift between rounds widens the interval) gives a 95 % confidence interval of the
+p50 ratio; a **regression** is a ratio of at least ``1 + BASELINE_MIN_EFFECT`` whose interval
+lies wholly above 1 (significant, and large enough to matter: reruns of unchanged code drift by
+up to ~18 % on a loaded 2-core machine), an **improvement** the mirror image. Operations whose
 subsystem is not available (no Redis given, the cache or the job coordinator not installed) are
 recorded as ``not_measured`` with the reason: never a number standing in for a measurement.
 """
@@ -24,9 +28,12 @@ from pathlib import Path
 from .context import SecurityContext
 from .db import Database
 from .defaults import (
+	BASELINE_BOOTSTRAP,
 	BASELINE_CACHED_MEMBERS,
+	BASELINE_CONFIDENCE,
 	BASELINE_JOB_TIMEOUT,
 	BASELINE_MIN_DIFFERENCE_MS,
+	BASELINE_MIN_EFFECT,
 	BASELINE_MIN_TOLERANCE,
 	BASELINE_ROUNDS,
 	BASELINE_RUNS,
@@ -34,7 +41,8 @@ from .defaults import (
 	BASELINE_WARMUP,
 )
 from .exceptions import BaselineFileError, JobRoundTripError
-from .profiler import ProfilingDatabase, load_member_picture
+from .profiler import ProfilingDatabase
+from .summaries import member_summary
 
 SCHEMA = "verenigingen.performance_baselines"
 SCHEMA_VERSION = 1
@@ -96,7 +104,7 @@ def _query_op(sample_sql: str, sql: str):
 
 def _member_summary_uncached(suite: Suite):
 	members = [r[0] for r in suite.sample("SELECT name FROM `tabMember` ORDER BY name")]
-	return lambda i: load_member_picture(suite.db, members[i % len(members)])["summary"]
+	return lambda i: member_summary(suite.db, members[i % len(members)])
 
 
 def _cache(suite: Suite):
@@ -106,7 +114,9 @@ def _cache(suite: Suite):
 		from .cache import SecurityAwareCache
 	except ImportError as exc:
 		raise NotAvailable(f"the cache is not installed: {exc}") from exc
-	return SecurityAwareCache(suite.redis, suite.namespace)
+	# A measurement, not a web request: a slow Redis must show as slow calls, not as calls that gave
+	# up after the request bound and computed uncached. The suite's client bounds its own calls.
+	return SecurityAwareCache(suite.redis, suite.namespace, call_timeout=None)
 
 
 _BASELINE_USER = SecurityContext("baselines@verenigingen.invalid", ("Verenigingen Administrator",))
@@ -125,7 +135,7 @@ def _member_summary_cached(suite: Suite):
 		return cache.get_or_compute(
 			"baseline_member_summary",
 			(member,),
-			lambda: load_member_picture(suite.db, member)["summary"],
+			lambda: member_summary(suite.db, member),
 			ctx=_BASELINE_USER,
 			level="MEMBER_DATA",
 			depends_on=("Member", "Member Payment", "SEPA Mandate", "Chapter"),
@@ -196,8 +206,8 @@ OPERATIONS: tuple[Operation, ...] = (
 			"AND payment_method='SEPA Direct Debit' AND posting_date BETWEEN %s AND %s",
 		),
 	),
-	Operation("member_summary_uncached", "the member page's data, straight from the database", _member_summary_uncached),
-	Operation("member_summary_cached", "the member page's data through the security-aware cache", _member_summary_cached),
+	Operation("member_summary_uncached", "the member read model (get_member_summary), straight from the database", _member_summary_uncached),
+	Operation("member_summary_cached", "the member read model through the security-aware cache", _member_summary_cached),
 	Operation("cache_hit", "one cache read of a stored value", _cache_hit),
 	Operation("job_submit_round_trip", "submit a job to the coordinator and wait for its result", _job_round_trip),
 )  # fmt: skip
@@ -281,6 +291,7 @@ def measure_operation(
 	per_round = max(1, runs // rounds)
 	timings: list[float] = []
 	medians = []
+	by_round: list[list[float]] = []
 	i = warmup
 	for _ in range(rounds):
 		this_round = []
@@ -291,6 +302,7 @@ def measure_operation(
 			i += 1
 		medians.append(statistics.median(this_round))
 		timings.extend(this_round)
+		by_round.append([round(t, 4) for t in this_round])
 	timings.sort()
 	p50 = statistics.median(timings)
 	noise = (max(medians) - min(medians)) / p50 if p50 > 0 and len(medians) > 1 else 0.0
@@ -311,6 +323,7 @@ def measure_operation(
 		"max_ms": round(timings[-1], 4),
 		"mean_ms": round(statistics.fmean(timings), 4),
 		"noise": round(noise, 4),
+		"rounds_ms": by_round,
 		"queries": len(profiled.records),
 		"rows_examined": rows,
 	}
@@ -331,27 +344,38 @@ def environment(db: Database, redis=None) -> dict:
 	return {
 		"app_version": __version__,
 		"commit": _git_commit(),
+		"dirty": _git_dirty(),
 		"python": platform.python_version(),
 		"mariadb": db.sql("SELECT VERSION()")[0][0],
 		"redis": redis_version.decode() if isinstance(redis_version, bytes) else redis_version,
-		"dataset": {"members": counts["Member"], "rows": counts},
+		"dataset": {"members": counts["Member"], "rows": counts, "database": db.database_name},
 		"cpu_count": os.cpu_count(),
 		"memory_bytes": psutil.virtual_memory().total,
 		"platform": platform.platform(),
 	}
 
 
-def _git_commit() -> str | None:
+def _git(*args: str) -> str | None:
 	import subprocess
 
 	root = Path(__file__).resolve().parents[2]
 	try:
-		out = subprocess.run(
-			["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
-		)
+		out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=5)
 	except (OSError, subprocess.SubprocessError):
 		return None
-	return out.stdout.strip() or None if out.returncode == 0 else None
+	return out.stdout if out.returncode == 0 else None
+
+
+def _git_commit() -> str | None:
+	out = _git("rev-parse", "HEAD")
+	return out.strip() or None if out is not None else None
+
+
+def _git_dirty() -> bool | None:
+	"""Did the working tree differ from the commit (tracked files changed or untracked files)?
+	None outside a git checkout. A dirty tree means the commit does not hold the code measured."""
+	out = _git("status", "--porcelain", "--untracked-files=normal")
+	return None if out is None else bool(out.strip())
 
 
 def establish_baselines(
@@ -443,20 +467,66 @@ def load_baselines(path: str | Path) -> dict:
 # ---------------------------------------------------------------- comparing and reporting
 
 
+def _resampled_p50(rounds: list[list[float]], rng: random.Random) -> float:
+	"""The p50 of one two-level bootstrap resample: rounds drawn with replacement, then runs
+	drawn with replacement within each drawn round."""
+	values: list[float] = []
+	for r in (rounds[rng.randrange(len(rounds))] for _ in rounds):
+		values.extend(r[rng.randrange(len(r))] for _ in r)
+	return statistics.median(values)
+
+
+def p50_ratio_interval(
+	baseline_rounds: list[list[float]],
+	current_rounds: list[list[float]],
+	*,
+	resamples: int = BASELINE_BOOTSTRAP,
+	confidence: float = BASELINE_CONFIDENCE,
+	seed: int = BASELINE_SAMPLE_SEED,
+) -> tuple[float, float]:
+	"""A bootstrap confidence interval of p50(current) / p50(baseline)."""
+	if not baseline_rounds or not current_rounds or not all(baseline_rounds) or not all(current_rounds):
+		raise ValueError("both sides need at least one round with at least one run")
+	rng = random.Random(seed)
+	ratios = sorted(
+		_resampled_p50(current_rounds, rng) / max(_resampled_p50(baseline_rounds, rng), 1e-9)
+		for _ in range(resamples)
+	)
+	tail = (1 - confidence) / 2
+	return ratios[int(tail * (resamples - 1))], ratios[int((1 - tail) * (resamples - 1))]
+
+
+def speed_words(ratio: float | None) -> str:
+	"""A p50 ratio (current / baseline) in words: "417x faster", "1.3x slower", "same speed"."""
+	if ratio is None:
+		return "-"
+	if ratio <= 0:
+		return "faster than measurable"
+	factor = 1 / ratio if ratio < 1 else ratio
+	text = f"{factor:.3g}x"
+	if text == "1x":
+		return "same speed"
+	return f"{text} faster" if ratio < 1 else f"{text} slower"
+
+
 def compare_baselines(
 	baseline: dict,
 	current: dict,
 	*,
-	min_tolerance: float = BASELINE_MIN_TOLERANCE,
+	min_effect: float = BASELINE_MIN_EFFECT,
 	min_difference_ms: float = BASELINE_MIN_DIFFERENCE_MS,
+	min_tolerance: float = BASELINE_MIN_TOLERANCE,
+	resamples: int = BASELINE_BOOTSTRAP,
 ) -> dict:
-	"""Each operation's p50 ratio (current / baseline) and a verdict.
+	"""Each operation's p50 ratio (current / baseline), its confidence interval and a verdict.
 
-	``regression`` when the ratio exceeds 1 + tolerance, where the tolerance is the larger of the
-	baseline's recorded noise for that operation and ``min_tolerance``; ``improved`` when it is
-	below 1 - tolerance; ``ok`` in between, and whenever the p50s differ by less than
-	``min_difference_ms`` (a sub-0.1 ms operation doubles on one scheduler hiccup);
-	``not_compared`` when either side did not measure it.
+	With every run kept on both sides (``rounds_ms``): ``regression`` when the ratio is at least
+	``1 + min_effect`` and its 95 % interval lies wholly above 1, ``improved`` when the ratio is at
+	most ``1 / (1 + min_effect)`` and its interval lies wholly below 1, ``ok`` otherwise. A baselines file without its runs (written by an
+	older version) falls back to the recorded-noise tolerance (``max(noise, min_tolerance)``),
+	and the row says so. Either way, p50s closer than ``min_difference_ms`` are ``ok`` (a sub-0.1
+	ms operation doubles on one scheduler hiccup); ``not_compared`` when either side did not
+	measure it.
 	"""
 	validate_baselines(baseline, "the baseline")
 	validate_baselines(current, "the current run")
@@ -471,9 +541,27 @@ def compare_baselines(
 			why = (old or {}).get("reason") or (new or {}).get("reason") or "absent from one side"
 			rows.append({**row, "verdict": "not_compared", "reason": why})
 			continue
-		tolerance = max(float(old["noise"]), min_tolerance)
 		ratio = new["p50_ms"] / old["p50_ms"] if old["p50_ms"] > 0 else float("inf")
-		verdict = "regression" if ratio > 1 + tolerance else "improved" if ratio < 1 - tolerance else "ok"
+		if old.get("rounds_ms") and new.get("rounds_ms"):
+			low, high = p50_ratio_interval(old["rounds_ms"], new["rounds_ms"], resamples=resamples)
+			if ratio >= 1 + min_effect and low > 1:
+				verdict = "regression"
+			elif ratio <= 1 / (1 + min_effect) and high < 1:
+				verdict = "improved"
+			else:
+				verdict = "ok"
+			decided = {
+				"method": "bootstrap",
+				"interval": [round(low, 3), round(high, 3)],
+				"threshold": round(min_effect, 3),
+			}
+		else:
+			tolerance = max(float(old["noise"]), min_tolerance)
+			verdict = "regression" if ratio > 1 + tolerance else "improved" if ratio < 1 - tolerance else "ok"
+			decided = {
+				"method": "noise tolerance (a side has no runs recorded)",
+				"threshold": round(tolerance, 3),
+			}
 		if abs(new["p50_ms"] - old["p50_ms"]) < min_difference_ms:
 			verdict = "ok"
 		rows.append(
@@ -482,12 +570,19 @@ def compare_baselines(
 				"baseline_p50_ms": old["p50_ms"],
 				"current_p50_ms": new["p50_ms"],
 				"ratio": round(ratio, 3),
-				"tolerance": round(tolerance, 3),
+				"change": speed_words(ratio),
+				**decided,
 				"verdict": verdict,
 			}
 		)
 	regressions = [r["operation"] for r in rows if r["verdict"] == "regression"]
-	return {"operations": rows, "regressions": regressions, "ok": not regressions}
+	improvements = [r["operation"] for r in rows if r["verdict"] == "improved"]
+	return {
+		"operations": rows,
+		"regressions": regressions,
+		"improvements": improvements,
+		"ok": not regressions,
+	}
 
 
 def _table(headers: list[str], rows: list[list]) -> str:
@@ -510,7 +605,8 @@ def format_report(data: dict) -> str:
 	env = data["environment"]
 	head = (
 		f"Performance baselines ({data['created']}, schema {data['schema_version']})\n"
-		f"app {env.get('app_version')} commit {str(env.get('commit'))[:12]}, Python {env.get('python')}, "
+		f"app {env.get('app_version')} commit {str(env.get('commit'))[:12]}"
+		f"{' (uncommitted changes: not the code of that commit)' if env.get('dirty') else ''}, Python {env.get('python')}, "
 		f"MariaDB {env.get('mariadb')}, Redis {env.get('redis')}\n"
 		f"dataset: {env.get('dataset', {}).get('members'):,} members; {env.get('cpu_count')} cores, "
 		f"{(env.get('memory_bytes') or 0) / 2**30:.1f} GiB memory\n"
@@ -544,16 +640,22 @@ def format_comparison(result: dict) -> str:
 			absent.append(f"  {r['operation']}: not compared: {r['reason']}")
 			continue
 		verdict = r["verdict"].upper() if r["verdict"] == "regression" else r["verdict"]
+		if r.get("method") == "bootstrap":
+			low, high = r["interval"]
+			rule = f"95% CI {low:.3g}-{high:.3g}x, effect >= {1 + r['threshold']:.3g}x"
+		else:
+			rule = f"±{r['threshold'] * 100:.0f}% (no runs recorded)"
 		rows.append(
-			[r["operation"], f"{r['baseline_p50_ms']:.3f}", f"{r['current_p50_ms']:.3f}", f"{r['ratio']:.2f}x",
-			f"±{r['tolerance'] * 100:.0f}%", verdict]
+			[r["operation"], f"{r['baseline_p50_ms']:.3g}", f"{r['current_p50_ms']:.3g}", r["change"], rule, verdict]
 		)  # fmt: skip
 	summary = (
 		f"{len(result['regressions'])} regression(s): {', '.join(result['regressions'])}"
 		if result["regressions"]
 		else "no regressions"
 	)
-	table = _table(["operation", "baseline p50 ms", "now p50 ms", "ratio", "tolerance", "verdict"], rows)
+	if result.get("improvements"):
+		summary += f"; {len(result['improvements'])} improvement(s): {', '.join(result['improvements'])}"
+	table = _table(["operation", "baseline p50 ms", "now p50 ms", "change", "decided by", "verdict"], rows)
 	return table + ("\n" + "\n".join(absent) if absent else "") + "\n" + summary
 
 

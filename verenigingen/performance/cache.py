@@ -14,40 +14,69 @@ level=..., scope=..., depends_on=...)`` returns the cached value, or calls ``com
   its result for at most ``lock_wait`` seconds, then compute themselves. Hits close to expiry
   are refreshed early with probability growing as expiry nears (XFetch, Vattani et al.,
   VLDB 2015); a caller that loses the refresh lock keeps the still-valid value.
+* **Snapshots.** A value is stored under the generation tokens read before ``compute`` ran, so
+  ``compute`` must not read data older than those tokens. A database that reads one snapshot
+  per transaction (MariaDB's REPEATABLE READ) breaks that when the snapshot began before a
+  concurrent commit whose invalidation the tokens already show. ``fresh_snapshot`` (a callable
+  the caller passes) is called after the tokens were read and right before ``compute``: it
+  starts a new snapshot and returns True, or returns False when it cannot (the transaction
+  holds uncommitted writes); the value is then returned but not stored (``bypasses``).
 * **Failure.** Any Redis error makes the call compute and return the value uncached; a
-  circuit breaker then skips Redis for a pause. Invalidations that could not reach Redis
-  are kept and applied, ahead of the lookup, on the next call that reaches it. Exceptions
-  from ``compute`` propagate and are never cached.
+  circuit breaker then skips Redis for a pause. Every call that goes to Redis (the breaker's
+  trial calls too) gives up after ``call_timeout`` (50 ms by default) and is never retried,
+  whatever the timeouts and retry policy of the client passed in (:mod:`.bounded`).
+  Invalidations that could not reach Redis are kept in the process and applied, ahead of the
+  lookup, on the next call that reaches it (what must outlive the process goes through
+  :mod:`.outbox`). Exceptions from ``compute`` propagate and are never cached.
 * **Statistics** are buffered in the process and ride along with the next Redis call that
   is made anyway, so they never cost a round trip of their own; they add up in one Redis
   hash across every worker. See :meth:`SecurityAwareCache.stats`.
+* **In-process tier** (optional, ``local=LocalTier(...)``, :mod:`.local_tier`): hot entries are
+  served from the process's memory without a network call, and Redis reports every change of a
+  generation counter so the tier drops what it outdates.
 """
 
 import math
+import os
 import random
 import threading
 import time
 import warnings
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from enum import Enum
 
 from redis.exceptions import NoScriptError as _NoScriptError  # redis-py 4.5 to 7.x have both
 from redis.exceptions import RedisError as _RedisError
 
+from . import batches
+from .bounded import bounded_client
 from .breaker import CircuitBreaker
 from .context import SecurityContext
 from .defaults import (
+	BATCH_MEMORY_SECONDS,
 	CACHE_EARLY_BETA,
 	CACHE_LOCK_TTL,
 	CACHE_LOCK_WAIT,
 	CACHE_MEMORY_SAMPLE,
+	CACHE_OUTBOX_MARKER_TTL,
 	CACHE_STATS_FLUSH_EVENTS,
 	CACHE_STATS_FLUSH_SECONDS,
 	CACHE_TTLS,
+	REDIS_CALL_TIMEOUT,
 )
 from .exceptions import InvalidCacheArgumentError, UncacheableValueWarning, UnencodableValueError
-from .invalidation import COMPONENT, DependencyGraph, Generations, new_token, parse_dependencies
+from .invalidation import (
+	COMPONENT,
+	DependencyGraph,
+	Generations,
+	InvalidationBatch,
+	new_token,
+	parse_dependencies,
+)
 from .keys import KeyBuilder
+from .local_tier import MISS as _LOCAL_MISS
+from .local_tier import LocalTier
 from .serialization import canonical_digest, decode, encode
 
 # The key part of cache entries; bump it when the stored entry layout changes, so entries written
@@ -106,7 +135,16 @@ class Scope(_Named):
 		return "scope"
 
 
-METRICS = ("hits", "misses", "invalidation_misses", "errors", "uncacheable", "early_refreshes", "compute_ms")
+METRICS = (
+	"hits",
+	"misses",
+	"invalidation_misses",
+	"errors",
+	"uncacheable",
+	"early_refreshes",
+	"bypasses",
+	"compute_ms",
+)
 
 
 # KEYS[1] is the entry, KEYS[2..] its generation counters. An entry is
@@ -156,6 +194,7 @@ class SecurityAwareCache:
 		*,
 		ttls: Mapping | None = None,
 		derived_dependencies: Mapping[str, Iterable[str]] | None = None,
+		local: LocalTier | None = None,
 		clock: Callable[[], float] = time.time,
 		lock_ttl: float = CACHE_LOCK_TTL,
 		lock_wait: float = CACHE_LOCK_WAIT,
@@ -164,8 +203,15 @@ class SecurityAwareCache:
 		stats_flush_events: int = CACHE_STATS_FLUSH_EVENTS,
 		stats_flush_seconds: float = CACHE_STATS_FLUSH_SECONDS,
 		rng: Callable[[], float] = random.random,
+		fresh_snapshot: Callable[[], bool] | None = None,
+		call_timeout: float | None = REDIS_CALL_TIMEOUT,
 	):
-		self.redis = redis
+		if fresh_snapshot is not None and not callable(fresh_snapshot):
+			raise InvalidCacheArgumentError(f"fresh_snapshot must be callable, got {fresh_snapshot!r}")
+		# The cache's own client on the connection settings of ``redis``: each call bounded, no retries.
+		# ``call_timeout=None`` uses ``redis`` as it is (its owner then bounds its calls).
+		self.redis = redis if call_timeout is None else bounded_client(redis, call_timeout)
+		self.fresh_snapshot = fresh_snapshot
 		self.keys = KeyBuilder(namespace)
 		self.namespace = self.keys.namespace
 		self.generations = Generations(self.keys, DependencyGraph(derived_dependencies))
@@ -188,13 +234,29 @@ class SecurityAwareCache:
 		self._flush_seconds = stats_flush_seconds
 		self._mutex = threading.Lock()
 		self._stats_buffer: dict[str, float] = {}
+		self._stats_unsure: list[
+			tuple[str, dict]
+		] = []  # (token, counts) sent, maybe not applied: resent as is
 		self._buffered_events = 0
 		self._last_flush = time.monotonic()
 		self._pending_invalidations: list[str] = []
 		self._invalidation_errors = 0  # invalidations of this process that could not reach Redis at once
 		self._stats_key = self.keys.key(COMPONENT, "stats")
 		self._plans: dict = {}
-		self._script = redis.register_script(LOOKUP_SCRIPT)
+		self._script = self.redis.register_script(LOOKUP_SCRIPT)
+		self._stats_script = self.redis.register_script(batches.HINCR_ONCE_LUA)
+		# ---- in-process tier: bound to this site's generation counters (see .local_tier); its tracking
+		# connection is made from the caller's client settings (it blocks on reads by design)
+		if local is not None and not isinstance(local, LocalTier):
+			raise InvalidCacheArgumentError(f"local must be a LocalTier or None, got {local!r}")
+		self.local = (
+			None
+			if local is None
+			else local.bind(
+				redis, self.generations.prefix(), self.keys, clock=clock, on_tick=self._flush_due_stats
+			)
+		)
+		_CACHES.add(self)
 
 	# ================================================================ public API
 	def get_or_compute(
@@ -220,6 +282,13 @@ class SecurityAwareCache:
 			raise InvalidCacheArgumentError(f"arguments of {name!r} cannot key a cache entry: {exc}") from exc
 		level = plan.level
 		entry_key = f"{plan.entry_prefix}:{digest}"  # the digest is hex: KeyBuilder would not escape it
+		local = self.local  # ---- in-process tier: a hit there makes no network call
+		if local is not None:
+			value = local.get(entry_key, plan.gen_keys)
+			if value is not _LOCAL_MISS:
+				self._count(name, level, "local_hits")
+				return value
+			mark = local.mark()  # ---- end of the tier's lookup
 
 		def call() -> _Call:  # built only when the call goes past a plain hit
 			return _Call(self, name, level, entry_key, f"{plan.lock_prefix}:{digest}", plan.gen_keys, compute)
@@ -237,6 +306,10 @@ class SecurityAwareCache:
 		if hit is not None:
 			delta, expires_at, payload = hit
 			if not self._refresh_early(self.clock(), delta, expires_at):
+				if local is not None:  # ---- in-process tier: hold what Redis vouched for
+					local.put(
+						mark, entry_key, plan.gen_keys, gens, payload, self._tier_until(delta, expires_at)
+					)
 				self._count(name, level, "hits")
 				return decode(payload)
 			self._count(name, level, "early_refreshes")
@@ -314,6 +387,28 @@ class SecurityAwareCache:
 		"""Every entry of this site."""
 		return self._bump([self.generations.global_key()])
 
+	def apply(
+		self,
+		batch: InvalidationBatch,
+		*,
+		marker: str | None = None,
+		marker_ttl: int = CACHE_OUTBOX_MARKER_TTL,
+	) -> bool:
+		"""Move every counter ``batch`` names in one round trip; with ``marker`` (a key), also set
+		it (for ``marker_ttl`` seconds) after them on the same connection, so whoever finds the
+		marker knows the batch reached Redis (Redis runs a pipeline's commands in order: no MULTI
+		is needed for "marker implies counters"). Returns True when Redis took it now, False when
+		the counters are kept to be applied on the next call that reaches Redis (no marker then)."""
+		if not isinstance(batch, InvalidationBatch):
+			raise InvalidCacheArgumentError(f"batch must be an InvalidationBatch, got {batch!r}")
+		if marker is not None and (not isinstance(marker, str) or not marker.startswith(self.keys.prefix)):
+			raise InvalidCacheArgumentError(f"marker must be a key of this site, got {marker!r}")
+		if isinstance(marker_ttl, bool) or not isinstance(marker_ttl, int) or marker_ttl <= 0:
+			raise InvalidCacheArgumentError(
+				f"marker_ttl must be a positive number of seconds, got {marker_ttl!r}"
+			)
+		return self._bump(batch.gen_keys(self.generations), marker=(marker, marker_ttl) if marker else None)
+
 	def stats(self, *, function: str | None = None) -> dict:
 		"""Statistics of this site's cache, summed over every process, as plain data::
 
@@ -321,16 +416,19 @@ class SecurityAwareCache:
 		      "namespace": str,
 		      "available": bool,            # Redis answered this call
 		      "breaker": "closed" | "open" | "half-open",
-		      "pending_invalidations": n,   # this process's, waiting for Redis to come back
+		      "pending_invalidations": n,   # this process's counters waiting for Redis to come back
 		      "invalidation_errors": n,     # this process's invalidations that missed Redis at first
 		      "totals": {metrics},
 		      "levels": {level name: {metrics, "ttl": s, "entries": n, "memory_bytes": n}},
 		      "functions": {function name: {metrics, "level": level name}},
+		      "local": None | LocalTier.stats(),  # the in-process tier, when the cache has one
 		    }
 
 		where metrics are ``hits``, ``misses`` (every lookup that was not a hit),
-		``invalidation_misses`` (the misses that found an entry whose generations had moved), ``errors`` (Redis failures), ``uncacheable`` (values the codec
-		refused), ``early_refreshes``, ``compute_ms`` (time spent in ``compute``) and
+		``invalidation_misses`` (the misses that found an entry whose generations had moved),
+		``errors`` (Redis failures), ``uncacheable`` (values the codec refused), ``early_refreshes``,
+		``bypasses`` (values computed but not stored because ``fresh_snapshot`` could not start a
+		snapshot newer than the tokens), ``compute_ms`` (time spent in ``compute``) and
 		``hit_ratio`` (hits / (hits + misses), None before the first lookup). ``entries`` and
 		``memory_bytes`` are approximations read from Redis: live entries in a per-level index
 		and the mean ``MEMORY USAGE`` of a sample of them. With ``function`` only that
@@ -363,6 +461,12 @@ class SecurityAwareCache:
 			levels[name].update(info)
 		if function is not None:
 			return functions.get(function, _finish({**_zero(), "level": None}))
+		local = None
+		if self.local is not None:  # ---- in-process tier: its counters and sizes
+			try:
+				local = self.local.stats()
+			except _RedisError:
+				local = {"available": False, "process": self.local.process_stats()}
 		return {
 			"namespace": self.namespace,
 			"available": available,
@@ -372,6 +476,7 @@ class SecurityAwareCache:
 			"totals": totals,
 			"levels": levels,
 			"functions": functions,
+			"local": local,
 		}
 
 	# ================================================================ internals
@@ -442,22 +547,24 @@ class SecurityAwareCache:
 			self._restore([], stats)
 			raise
 
-	def _bump(self, gen_keys: list[str]) -> bool:
+	def _bump(self, gen_keys: list[str], *, marker: tuple[str, int] | None = None) -> bool:
 		if self.breaker.allow():
 			try:
 				pipe = self.redis.pipeline(transaction=False)
 				pending = self._take_pending()
 				self._queue_pending(pipe, [*pending, *gen_keys])
+				if marker is not None:  # last: set only once every counter before it was
+					pipe.set(marker[0], b"1", ex=marker[1])
 				pipe.execute()
 				self.breaker.success()
-				return True
+				return self._local_dropped(gen_keys, True)
 			except _RedisError:
-				self._restore(pending, {})
+				self._restore(pending, [])
 				self._redis_failed()
 		with self._mutex:
 			self._pending_invalidations.extend(gen_keys)
 			self._invalidation_errors += 1
-		return False
+		return self._local_dropped(gen_keys, False)
 
 	def _level_sizes(self) -> dict:
 		now = self.clock()
@@ -498,38 +605,44 @@ class SecurityAwareCache:
 		self._stats_buffer[field] = self._stats_buffer.get(field, 0) + amount
 		self._buffered_events += 1
 
-	def _take_stats_if_due(self) -> dict:
+	def _take_stats_if_due(self) -> list:
 		if (
 			self._buffered_events < self._flush_events
 			and time.monotonic() - self._last_flush < self._flush_seconds
 		):
-			return {}  # the common case, decided without the lock (re-checked under it below)
+			return []  # the common case, decided without the lock (re-checked under it below)
 		with self._mutex:
 			due = (
 				self._buffered_events >= self._flush_events
 				or time.monotonic() - self._last_flush >= self._flush_seconds
 			)
-			if not due or not self._stats_buffer:
-				return {}
+			if not due or not (self._stats_buffer or self._stats_unsure):
+				return []
 			return self._take_stats_locked()
 
-	def _take_stats_locked(self) -> dict:
-		taken = self._stats_buffer
+	def _take_stats_locked(self) -> list:
+		"""The batches to send: those a failed round trip carried (with their tokens, as they were:
+		Redis applies each token once), then what was counted since, under a new token."""
+		taken = [b for b in self._stats_unsure if batches.resendable(b[0])]
+		if self._stats_buffer:
+			taken.append((batches.new_token(), self._stats_buffer))
+		self._stats_unsure = []
 		self._stats_buffer = {}
 		self._buffered_events = 0
 		self._last_flush = time.monotonic()
 		return taken
 
-	def _queue_stats(self, pipe, stats: dict) -> None:
-		for field, amount in stats.items():
-			if float(amount).is_integer():
-				pipe.hincrby(self._stats_key, field, int(amount))
-			else:
-				pipe.hincrbyfloat(self._stats_key, field, amount)
+	def _queue_stats(self, pipe, stats: list) -> None:
+		for token, counts in stats:
+			args = [token, BATCH_MEMORY_SECONDS]
+			for field, amount in counts.items():
+				args += [field, batches.amount_text(amount)]
+			applied = self.keys.key(COMPONENT, "stats-applied", batches.token_minute(token))
+			self._stats_script(keys=[self._stats_key, applied], args=args, client=pipe)
 
 	def _flush_stats(self) -> None:
 		with self._mutex:
-			stats = self._take_stats_locked() if self._stats_buffer else {}
+			stats = self._take_stats_locked() if (self._stats_buffer or self._stats_unsure) else []
 		if not stats:
 			return
 		pipe = self.redis.pipeline(transaction=False)
@@ -553,24 +666,60 @@ class SecurityAwareCache:
 		for key in dict.fromkeys(gen_keys):
 			pipe.set(key, new_token())
 
-	def _restore(self, pending: list[str], stats: dict) -> None:
-		"""Put back what a failed round trip was carrying, to go with the next one."""
+	def _restore(self, pending: list[str], stats: list) -> None:
+		"""Put back what a failed round trip was carrying, to go with the next one (statistics with
+		their tokens: Redis may have applied some of them already, and skips those when resent)."""
 		with self._mutex:
 			self._pending_invalidations[:0] = pending
-			for field, amount in stats.items():
-				self._stats_buffer[field] = self._stats_buffer.get(field, 0) + amount
+			self._stats_unsure[:0] = stats
 
 	def _redis_failed(self) -> None:
 		self.breaker.failure()
 
+	# ---------------------------------------------------------------- in-process tier
+	def _local_dropped(self, gen_keys: list[str], applied: bool) -> bool:
+		"""Read-your-writes: the tier drops what the moved counters outdate before _bump returns."""
+		if self.local is not None:
+			self.local.invalidate(gen_keys)
+		return applied
+
+	def _tier_until(self, delta: float, expires_at: float) -> float:
+		"""When the tier stops serving an entry: its expiry, brought forward by one XFetch draw (the
+		Redis path then decides, hit by hit, whether to refresh it early)."""
+		if self.early_beta <= 0 or delta <= 0:
+			return expires_at
+		return expires_at + delta * self.early_beta * math.log(1.0 - self._rng())
+
+	def _flush_due_stats(self) -> None:
+		"""Run by the tier's tracking thread about once a second: tier hits make no Redis call, so
+		their statistics would otherwise wait for the next miss."""
+		stats = self._take_stats_if_due()
+		if not stats:
+			return
+		pipe = self.redis.pipeline(transaction=False)
+		self._queue_stats(pipe, stats)
+		try:
+			pipe.execute()
+		except _RedisError:
+			self._restore([], stats)
+			raise
+
+
+# Counted apart from METRICS: hits served by the in-process tier. A row's "hits" are all hits,
+# "redis_hits" those Redis served and "local_hits" those the tier served.
+LOCAL_METRICS = ("local_hits",)
+
 
 def _zero() -> dict:
-	return {m: 0 for m in METRICS}
+	return {m: 0 for m in (*METRICS, *LOCAL_METRICS)}
 
 
 def _finish(row: dict) -> dict:
 	for metric in METRICS:
 		row[metric] = int(row.get(metric, 0)) if metric != "compute_ms" else round(row.get(metric, 0), 3)
+	row["local_hits"] = int(row.get("local_hits", 0))  # ---- in-process tier
+	row["redis_hits"] = row["hits"]
+	row["hits"] += row["local_hits"]
 	lookups = row["hits"] + row["misses"]
 	row["hit_ratio"] = round(row["hits"] / lookups, 4) if lookups else None
 	return row
@@ -644,11 +793,23 @@ class _Call:
 		except _RedisError:
 			self.cache._redis_failed()  # the lock expires by itself after lock_ttl
 
-	def _computed_and_stored(self, gens):
-		released = False
+	def _computed_and_stored(self, gens, *, locked: bool = True):
+		"""Compute and store under ``gens`` (the tokens read last), releasing our lock if ``locked``.
+
+		``fresh_snapshot`` runs first, after those tokens were read: the compute then reads data at
+		least as new as they are. When it cannot start such a snapshot the value is returned
+		unstored (and the lock released before computing, so waiters need not wait for it)."""
+		cache = self.cache
+		released = not locked
 		try:
+			if cache.fresh_snapshot is not None and not cache.fresh_snapshot():
+				if locked:
+					released = True
+					self._release()
+				cache._count(self.name, self.level, "bypasses")
+				return self._timed_compute()[0]
 			value, elapsed = self._timed_compute()
-			released = self._store(gens, value, elapsed, unlock=True)
+			released = self._store(gens, value, elapsed, unlock=locked) or released
 			return value
 		finally:
 			if not released:
@@ -691,9 +852,7 @@ class _Call:
 					self._release()
 					return decode(hit[2])
 				return self._computed_and_stored(current[1:])
-		value, elapsed = self._timed_compute()
-		self._store(gens, value, elapsed)
-		return value
+		return self._computed_and_stored(gens, locked=False)
 
 	def refresh_early(self, gens: list[str], current: Callable[[], object]):
 		"""Recompute a valid entry before it expires; if another caller already is, keep it."""
@@ -705,3 +864,20 @@ class _Call:
 		if not locked:
 			return current()
 		return self._computed_and_stored(gens)
+
+
+# ---------------------------------------------------------------- fork safety
+# A forked child (an RQ work horse) must not inherit a statistics mutex held by another thread of
+# the parent (the local tier's tracking thread flushes statistics), nor flush the parent's
+# buffered statistics a second time.
+_CACHES: "weakref.WeakSet[SecurityAwareCache]" = weakref.WeakSet()
+
+
+def _after_fork_in_child() -> None:
+	for cache in list(_CACHES):
+		cache._mutex = threading.Lock()
+		cache._stats_buffer = {}
+		cache._buffered_events = 0
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)

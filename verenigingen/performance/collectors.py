@@ -1,11 +1,12 @@
 """Readings of the machine and the services, each one measured when it is taken.
 
 * :func:`collect_resources`: CPU, memory, disk of the site's volume, IO rates and load via
-  psutil. CPU is the share of busy time between two ``cpu_times()`` readings: the previous
-  reading is kept in Redis, so a reading taken every five minutes by whichever worker runs
-  the job covers those five minutes; with no usable previous reading it samples over a
-  short interval instead (``cpu_percent()``'s first call in a process returns a meaningless
-  0, which is why it is not used).
+  psutil. CPU is read over a window, never from one instant: the share of busy time between
+  two ``cpu_times()`` readings at least ``CPU_MIN_WINDOW_SECONDS`` apart (the earlier reading is
+  kept in Redis, so the snapshot every five minutes, by whichever worker runs it, covers those
+  five minutes; readings closer together keep the older baseline). Without a baseline that
+  old, it is the one-minute load average per CPU (capped at 100 %), as ``top`` and ``uptime``
+  report it; ``cpu_source`` says which.
 * :func:`collect_redis`: ``INFO`` memory, hits and misses, evictions, clients.
 * :func:`collect_database`: MariaDB threads running, slow queries and row lock waits per
   minute, buffer pool hit ratio, and each probe query's latency and EXPLAIN.
@@ -23,24 +24,32 @@ from datetime import datetime, timezone
 from .db import Database
 from .keys import KeyBuilder
 
-CPU_SAMPLE_SECONDS = 0.25  # interval sampled when no previous CPU reading is usable
+CPU_MIN_WINDOW_SECONDS = 60  # shortest span a CPU reading covers; shorter: the load average instead
 COUNTER_MAX_AGE_SECONDS = 3600  # previous readings older than this are not used for rates
 
 
-def _store_counters(redis, key: str, now: float, counters: dict[str, float]) -> tuple[dict, float | None]:
-	"""Replace the stored counters with ``counters``; return the previous ones and their age."""
-	pipe = redis.pipeline(transaction=True)
-	pipe.hgetall(key)
-	pipe.delete(key)
-	pipe.hset(key, mapping={"_at": repr(now), **{k: repr(float(v)) for k, v in counters.items()}})
-	pipe.expire(key, COUNTER_MAX_AGE_SECONDS * 2)
-	previous_raw = pipe.execute()[0]
-	previous = {
+def _decode_counters(raw: dict) -> dict[str, float]:
+	return {
 		(k.decode() if isinstance(k, bytes) else k): float(v.decode() if isinstance(v, bytes) else v)
-		for k, v in previous_raw.items()
+		for k, v in raw.items()
 	}
+
+
+def _store_counters(
+	redis, key: str, now: float, counters: dict[str, float], *, min_age: float = 0.0
+) -> tuple[dict, float | None]:
+	"""Return the stored counters and their age, and store ``counters`` in their place, unless
+	the stored ones are younger than ``min_age`` (then they stay, as the baseline of a window)."""
+	previous = _decode_counters(redis.hgetall(key))
 	at = previous.pop("_at", None)
-	if at is None or not 0 < now - at <= COUNTER_MAX_AGE_SECONDS:
+	usable = at is not None and 0 < now - at <= COUNTER_MAX_AGE_SECONDS
+	if not usable or now - at >= min_age:
+		pipe = redis.pipeline(transaction=True)
+		pipe.delete(key)
+		pipe.hset(key, mapping={"_at": repr(now), **{k: repr(float(v)) for k, v in counters.items()}})
+		pipe.expire(key, COUNTER_MAX_AGE_SECONDS * 2)
+		pipe.execute()
+	if not usable:
 		return {}, None
 	return previous, now - at
 
@@ -65,30 +74,31 @@ def collect_resources(
 	counters = {"cpu_busy": busy, "cpu_total": total}
 	if io is not None:
 		counters.update(io_read=io.read_bytes, io_write=io.write_bytes)
-	previous, elapsed = _store_counters(redis, keys.key("monitoring", "counters", "resources"), now, counters)
-	if previous and counters["cpu_total"] > previous.get("cpu_total", 0):
-		d_busy = busy - previous["cpu_busy"]
-		d_total = total - previous["cpu_total"]
-		cpu_interval = elapsed
+	previous, elapsed = _store_counters(
+		redis, keys.key("monitoring", "counters", "resources"), now, counters, min_age=CPU_MIN_WINDOW_SECONDS
+	)
+	try:
+		load1 = os.getloadavg()[0] / (psutil.cpu_count() or 1)
+	except OSError:  # no load average on this platform
+		load1 = None
+	cpu_percent = cpu_interval = None
+	if previous and elapsed >= CPU_MIN_WINDOW_SECONDS and total > previous.get("cpu_total", 0):
+		d_busy, d_total = busy - previous["cpu_busy"], total - previous["cpu_total"]
+		cpu_percent, cpu_interval, cpu_source = round(100.0 * d_busy / d_total, 2), elapsed, "cpu_times"
+	elif load1 is not None:
+		cpu_percent, cpu_interval, cpu_source = round(min(100.0, 100.0 * load1), 2), 60.0, "load_average_1m"
 	else:
-		time.sleep(CPU_SAMPLE_SECONDS)  # a real sampling interval, not a synchronisation stand-in
-		busy2, total2 = _cpu_busy(psutil.cpu_times())
-		d_busy, d_total = busy2 - busy, total2 - total
-		cpu_interval = CPU_SAMPLE_SECONDS
-	cpu_percent = round(100.0 * d_busy / d_total, 2) if d_total > 0 else None
+		cpu_source = f"no CPU reading: no baseline {CPU_MIN_WINDOW_SECONDS} s old and no load average"
 	memory = psutil.virtual_memory()
 	disk = psutil.disk_usage(disk_path)
 	io_read_rate = io_write_rate = None
 	if io is not None and previous and elapsed and "io_read" in previous:
 		io_read_rate = max(0.0, (io.read_bytes - previous["io_read"]) / elapsed)
 		io_write_rate = max(0.0, (io.write_bytes - previous["io_write"]) / elapsed)
-	try:
-		load1 = os.getloadavg()[0] / (psutil.cpu_count() or 1)
-	except OSError:  # no load average on this platform
-		load1 = None
 	return {
 		"cpu_percent": cpu_percent,
-		"cpu_interval_s": round(cpu_interval, 3),
+		"cpu_source": cpu_source,
+		"cpu_interval_s": round(cpu_interval, 3) if cpu_interval is not None else None,
 		"memory_percent": memory.percent,
 		"memory_available_mb": round(memory.available / 2**20, 1),
 		"disk_path": disk_path,
@@ -126,14 +136,24 @@ _DB_STATUS = (
 )
 
 
-def probe_query(db: Database, label: str, sql: str, params: Sequence = (), *, repeats: int = 3) -> dict:
-	"""Time ``sql`` (median of ``repeats`` runs) and read its EXPLAIN: does it scan a whole table?"""
+def probe_query(db: Database, label: str, sql: str, params: Sequence | str = (), *, repeats: int = 3) -> dict:
+	"""Time ``sql`` (median of ``repeats`` runs) and read its EXPLAIN: does it scan a whole table?
+
+	``params`` is a tuple, or a query whose rows are real parameter tuples (the probe then looks
+	up rows that exist, cycling through them); with no rows to draw from, the probe is reported
+	unmeasured with that reason, never timed on a lookup that finds nothing."""
 	try:
-		plan = db.sql(f"EXPLAIN {sql}", tuple(params), as_dict=True)
+		if isinstance(params, str):
+			drawn = [tuple(row) for row in db.sql(params)]
+			if not drawn:
+				return {"label": label, "ms": None, "note": "no rows to draw probe parameters from"}
+		else:
+			drawn = [tuple(params)]
+		plan = db.sql(f"EXPLAIN {sql}", drawn[0], as_dict=True)
 		timings = []
-		for _ in range(repeats):
+		for i in range(repeats):
 			started = time.perf_counter()
-			db.sql(sql, tuple(params))
+			db.sql(sql, drawn[i % len(drawn)])
 			timings.append((time.perf_counter() - started) * 1000)
 	except Exception as exc:  # reported as this probe's error; the other readings still count
 		return {"label": label, "ms": None, "error": f"{type(exc).__name__}: {exc}"}
@@ -145,6 +165,7 @@ def probe_query(db: Database, label: str, sql: str, params: Sequence = (), *, re
 	return {
 		"label": label,
 		"ms": round(statistics.median(timings), 3),
+		"parameters": [list(p) for p in drawn[:repeats]],
 		"full_scan": bool(full_scans),
 		"scanned": full_scans,
 		"keys_used": [row.get("key") for row in plan if row.get("key")],

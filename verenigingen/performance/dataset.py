@@ -272,7 +272,8 @@ def generate_dataset(
 	"""Fill the app's tables with a generated association; return what was created.
 
 	With ``truncate`` (the default) the five tables are emptied first so the run is
-	repeatable. ``progress`` draws a bar on a terminal (None: only if stderr is one).
+	repeatable. ``progress``: True draws a bar, False shows nothing, None (the default) draws a bar
+	on a terminal and writes a progress line every few seconds to anything else (a pipe, a log).
 	"""
 	import time
 
@@ -297,6 +298,7 @@ def generate_dataset(
 		for doctype, row in iter_association(members, seed, reference_date):
 			writer.add(doctype, row)
 		writer.flush()
+		bar.finish()  # the total was an estimate: end at what was inserted, 100 %
 	except BaseException:
 		# No half-seeded database: drop what earlier batches committed, then re-raise.
 		db.rollback()
@@ -305,8 +307,7 @@ def generate_dataset(
 				db.ddl(f"TRUNCATE TABLE {quote_identifier(table_name(doctype), 'table')}")
 		raise
 	finally:
-		bar.total = max(bar.total, bar.done)
-		bar.close()
+		bar.close()  # after a failure: where it stopped
 	summary = DatasetSummary(seed=seed, members=members, reference_date=reference_date, counts=writer.counts)
 	summary.seconds = time.perf_counter() - start
 	return summary

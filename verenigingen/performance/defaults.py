@@ -9,12 +9,26 @@ DATASET_SEED = 42  # seed of the demo and benchmark datasets
 DEMO_MEMBERS = 20_000  # members the README's main job seeds by default (a couple of minutes end to end)
 BENCHMARK_MEMBERS = 100_000  # members of the reference dataset of benchmarks and baselines
 
+# ---------------------------------------------------------------- database handles and DDL (db.py, locks.py)
+DB_LOCK_WAIT_TIMEOUT = (
+	30  # seconds a standalone handle's statements wait for a metadata lock (MariaDB's default: a year)
+)
+CLEANUP_LOCK_WAIT_TIMEOUT = (
+	30  # seconds a cleanup DROP (benchmarks, scripts, tests) waits before naming the lock holder
+)
+
 # ---------------------------------------------------------------- profiler
 PROFILER_N_PLUS_ONE_MIN_REPEATS = 4  # a normalised statement repeated this often (more than 3) is an N+1
 PROFILER_N_PLUS_ONE_MEDIUM = 10  # repeats from which an N+1 pattern is of medium severity
 PROFILER_N_PLUS_ONE_HIGH = 25  # repeats from which an N+1 pattern is of high severity
 PROFILER_FULL_SCAN_MIN_ROWS = 1  # EXPLAIN row estimate from which a full table/index scan is reported
-PROFILER_PAYMENT_HISTORY_LIMIT = 50  # payments the member screen shows (newest first)
+
+# ---------------------------------------------------------------- Redis calls (performance/bounded.py)
+REDIS_CALL_TIMEOUT = 0.05  # seconds one call of a web request may wait on Redis (connect, reply); no retries
+REDIS_BACKGROUND_CALL_TIMEOUT = 2.0  # the same bound for background jobs and the scheduler (longer scripts)
+BATCH_MEMORY_SECONDS = (
+	3600  # how long Redis remembers which counter batches it applied (performance/batches.py)
+)
 
 # ---------------------------------------------------------------- cache (performance/cache.py)
 # Time to live of a cache entry per security level, in seconds (site config may override each).
@@ -34,6 +48,11 @@ CACHE_STATS_FLUSH_SECONDS = 1.0  # seconds after which buffered statistics ride 
 CACHE_BREAKER_FAILURES = 2  # consecutive Redis failures that open the breaker (calls then skip Redis)
 CACHE_BREAKER_PAUSE = 5.0  # seconds the open breaker waits before letting one call try Redis again
 CACHE_MEMORY_SAMPLE = 16  # entries whose MEMORY USAGE is sampled to estimate a level's memory
+CACHE_OUTBOX_MARKER_TTL = (
+	3600  # seconds the "reached Redis" marker of an outbox row lives (the sweeper unlinks it sooner)
+)
+CACHE_OUTBOX_SWEEP_BATCH = 500  # outbox rows the sweeper reads, applies and deletes per transaction
+CACHE_OUTBOX_SWEEP_MAX_BATCHES = 20  # batches per sweep run; what is left waits for the next minute
 
 # ---------------------------------------------------------------- monitoring (histogram, score, alerts)
 MONITORING_ACTIVATION_LEVEL = 2  # 0 off, 1 collect only, 2 dashboard, 3 alerts, 4 automatic actions
@@ -53,6 +72,8 @@ SCORE_WEIGHTS = {  # weight of each score component (renormalised over the compo
 	"resources": 0.15,  # CPU, memory and disk headroom
 }
 JOB_WAIT_TARGETS_MS = {"short": 5_000, "default": 30_000, "long": 300_000}  # p95 wait per queue/priority
+# the Frappe queue of each coordinator priority: a wait recorded under a priority takes its target
+PRIORITY_QUEUES = {"critical": "short", "high": "short", "normal": "default", "low": "long", "bulk": "long"}
 PROBE_TARGET_MS = 20.0  # probe query latency that still scores 1
 SLOW_QUERIES_PER_MIN_LIMIT = 10.0  # slow queries per minute at which that part scores 0
 LOCK_WAITS_PER_MIN_LIMIT = 30.0  # InnoDB row lock waits per minute at which that part scores 0
@@ -80,8 +101,10 @@ ALERT_THRESHOLDS = {  # metric -> value above which a reading breaches
 SCORE_ALERT_BELOW = 50.0  # a score under this breaches
 SNAPSHOT_RETENTION_DAYS = 90  # Performance Snapshot rows older than this are purged
 SNAPSHOT_PURGE_BATCH = 1_000  # rows deleted per statement while purging
-PROBE_QUERIES = (  # (label, SQL, parameters): what the database probe times and EXPLAINs
-	("member payments by member", "SELECT `name`, `amount` FROM `tabMember Payment` WHERE `member` = %s ORDER BY `posting_date` DESC LIMIT 10", ("MEM-PROBE",)),
+PROBE_QUERIES = (  # (label, SQL, parameters or a query drawing them from real rows): timed and EXPLAINed
+	("member payments by member",
+	 "SELECT `name`, `amount` FROM `tabMember Payment` WHERE `member` = %s ORDER BY `posting_date` DESC LIMIT 10",
+	 "SELECT `member` FROM `tabMember Payment` ORDER BY `modified` DESC LIMIT 5"),
 )  # fmt: skip
 
 # ---------------------------------------------------------------- API security
@@ -91,9 +114,21 @@ API_RATE_LIMIT_SECONDS = 60  # the rate-limit window of expensive endpoints, in 
 # ---------------------------------------------------------------- index manager
 INDEX_MEASURE_REPEATS = 15  # probe runs per measurement (p50/p95 over them, after one warm-up run)
 INDEX_APPLY_MEASURE_REPEATS = 7  # probe runs before and after each index an apply adds
-INDEX_AUTO_MEASURE_REPEATS = 3  # probe runs per index when after_migrate/after_install add a missing one
+INDEX_AUTO_MEASURE_REPEATS = 0  # probe runs per index when after_migrate/after_install add one: none, migrate
+# stays fast (presence is checked by columns only); measuring is the job's and the CLI's
 INDEX_MIN_ROWS_FOR_COMPARISON = 10_000  # below this many table rows a before/after ratio means nothing
 INDEX_LOCK_WAIT_TIMEOUT = 30  # seconds index DDL waits for a metadata lock before giving up
+INDEX_CONFIRM_ROWS = 1_000_000  # `bench ... indexes apply` asks for --yes on a table with more rows than this
+INDEX_CONFIRM_ROWS_CONFIG_KEY = "verenigingen_index_confirm_rows"  # site config: overrides INDEX_CONFIRM_ROWS
+INDEX_LOCK_WAIT_TIMEOUT_CONFIG_KEY = (
+	"verenigingen_index_lock_wait_timeout"  # site config override of the above
+)
+INDEX_OLD_TRANSACTION_SECONDS = (
+	60  # a transaction this old on the table's database stops an online ALTER (unless told to wait)
+)
+INDEX_OLD_TRANSACTION_CONFIG_KEY = (
+	"verenigingen_index_old_transaction_seconds"  # site config override of the above
+)
 INDEX_AUTO_APPLY_CONFIG_KEY = "verenigingen_auto_index"  # site config flag: false turns automatic apply off
 INDEX_API_RATE_LIMIT = 30  # calls of database_index_manager_api per user and window
 INDEX_API_RATE_WINDOW = 3600  # seconds of the API's rate-limit window
@@ -143,6 +178,10 @@ BASELINE_RUNS = 200  # timed runs of each baseline operation (split evenly over 
 BASELINE_WARMUP = 20  # untimed runs before timing starts (caches, buffer pool, query plans)
 BASELINE_ROUNDS = 5  # rounds whose medians' spread is the operation's recorded noise
 BASELINE_MIN_TOLERANCE = 0.10  # a p50 ratio within 1 +/- this is never a regression, however quiet the run
+BASELINE_MIN_EFFECT = 0.20  # a verdict needs a p50 ratio beyond 1 + this (or 1 / (1 + this)) ...
+# ... and a 95 % interval wholly on that side of 1: significant, and large enough to matter
+BASELINE_BOOTSTRAP = 1_000  # bootstrap resamples of the p50 ratio (rounds, then runs within them)
+BASELINE_CONFIDENCE = 0.95  # the confidence of the p50 ratio's interval
 BASELINE_MIN_DIFFERENCE_MS = 0.1  # p50s closer than this (ms) never make a regression or improvement
 BASELINE_SAMPLE_SEED = 42  # seed of the parameter values drawn from the data for the operations
 BASELINE_MAX_AGE_DAYS = 30  # a baselines file older than this is reported as stale by the readiness check
@@ -150,14 +189,13 @@ BASELINE_CACHED_MEMBERS = 10  # members whose page the cached-summary operation 
 
 # ---------------------------------------------------------------- readiness
 # Weights of the readiness score (README): 100 x sum(weight x value) / sum(weights).
-READINESS_WEIGHTS = {
+READINESS_WEIGHTS = {  # readiness describes the site; the code's guard audit is reported apart, unweighted
 	"cache": 20,  # the cache serves most reads: without it every page goes to the database
-	"invalidation": 15,  # stale data after a change is a correctness problem, not only a slow one
+	"invalidation": 20,  # stale data after a change is a correctness problem, not only a slow one
 	"jobs": 15,  # background work (index DDL, snapshots, baselines) runs through the coordinator
 	"database": 20,  # connection, version, catalog indexes: the floor every screen stands on
-	"monitoring": 10,  # samples and snapshots: the layer can see itself
-	"api_security": 15,  # every whitelisted function guarded and typed
-	"baselines": 5,  # a reference to compare against, and no regression in the last compare
+	"monitoring": 15,  # samples and snapshots: the layer can see itself
+	"baselines": 10,  # baselines measured on this site, and no regression in the last compare
 }
 READINESS_CACHE_MAX_MS = 20.0  # a Redis probe round trip slower than this is degraded
 READINESS_PING_TIMEOUT = 10.0  # seconds the ping job may take through the coordinator and a worker
@@ -166,3 +204,15 @@ READINESS_MONITORING_MINUTES = 15  # minutes in which metric samples must have b
 READINESS_SNAPSHOT_MAX_AGE = 900.0  # seconds since the last Performance Snapshot before it is stale
 READINESS_MIN_MARIADB = (10, 6)  # the oldest MariaDB Frappe v15 supports
 BASELINE_JOB_TIMEOUT = 30.0  # seconds one baseline job round trip may take before the run fails
+
+# ---------------------------------------------------------------- in-process cache tier (local_tier.py)
+TIER_MAX_ENTRIES = 10_000  # entries one process's tier holds at most (least recently used out first)
+TIER_MAX_BYTES = 64 * 2**20  # encoded bytes of values one process's tier holds at most
+TIER_HEARTBEAT = 0.015  # seconds between heartbeats on the tracking connection while the tier is in use
+# Seconds since the last answered heartbeat after which the tier serves nothing: the bound on how
+# long after an invalidation returned any process may still serve the old value.
+TIER_STALE_AFTER = 0.045
+TIER_SLOW_AFTER = 1.0  # seconds a heartbeat may go unanswered before the tier drops the connection
+TIER_IDLE_AFTER = 5.0  # seconds without lookups after which heartbeats stop (next lookup: Redis once)
+TIER_TICK_SECONDS = 1.0  # seconds between publications of a process's tier statistics
+TIER_PROCESS_ROW_TTL = 60.0  # seconds after which a silent process no longer counts in tier stats()

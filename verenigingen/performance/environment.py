@@ -42,12 +42,27 @@ def redis_settings() -> dict:
 	}
 
 
-def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
-	"""``--host --port --user --password --redis-host --redis-port``, defaulting to the environment."""
-	db, redis = database_settings(), redis_settings()
-	parser.add_argument("--host", default=db["host"], help="MariaDB host")
-	parser.add_argument("--port", type=int, default=db["port"], help="MariaDB port")
-	parser.add_argument("--user", default=db["user"], help="MariaDB user")
-	parser.add_argument("--password", default=db["password"], help="MariaDB password")
-	parser.add_argument("--redis-host", default=redis["host"], help="Redis host")
-	parser.add_argument("--redis-port", type=int, default=redis["port"], help="Redis port")
+def add_connection_arguments(parser: argparse.ArgumentParser, *, redis: bool = True) -> None:
+	"""``-H/--host -P/--port -u/--user -p/--password`` of MariaDB (and ``--redis-host --redis-port``),
+	defaulting to the environment; the same letters in every tool (``-h`` is always help)."""
+	db, rs = database_settings(), redis_settings()
+	sources = "VERENIGINGEN_DB_HOST/_PORT/_USER/_PASSWORD" + (
+		" and VERENIGINGEN_REDIS_HOST/_PORT" if redis else ""
+	)
+	group = parser.add_argument_group("connections", f"defaults from {sources}")
+	group.add_argument("-H", "--host", default=db["host"], help="MariaDB host (default: %(default)s)")
+	group.add_argument(
+		"-P", "--port", type=int, default=db["port"], help="MariaDB port (default: %(default)s)"
+	)
+	group.add_argument("-u", "--user", default=db["user"], help="MariaDB user (default: %(default)s)")
+	group.add_argument(
+		"-p",
+		"--password",
+		default=db["password"],
+		help="MariaDB password (default: VERENIGINGEN_DB_PASSWORD, else none)",
+	)
+	if redis:
+		group.add_argument("--redis-host", default=rs["host"], help="Redis host (default: %(default)s)")
+		group.add_argument(
+			"--redis-port", type=int, default=rs["port"], help="Redis port (default: %(default)s)"
+		)

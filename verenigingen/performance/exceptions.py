@@ -25,6 +25,10 @@ class DatabaseConnectionError(PerformanceError):
 	"""The database could not be reached with the settings given."""
 
 
+class SitesFolderNotFoundError(DatabaseConnectionError):
+	"""A script's ``--site`` mode found no bench ``sites`` folder (so no site and no database to reach)."""
+
+
 class DocTypeDefinitionError(PerformanceError, ValueError):
 	"""A DocType JSON file is missing, unreadable or not a DocType."""
 
@@ -85,6 +89,18 @@ class IndexApplyError(PerformanceError):
 	"""Adding an index failed; the indexes this apply had added were dropped again."""
 
 
+class MetadataLockTimeoutError(PerformanceError):
+	"""DDL gave up waiting (lock_wait_timeout) for a metadata lock another connection holds; it names that connection."""
+
+
+class OpenTransactionsError(PerformanceError):
+	"""Transactions older than the threshold are open on the database an online DDL would change; it was not started."""
+
+
+class InvalidLockWaitError(PerformanceError, ValueError):
+	"""A lock wait timeout or transaction age threshold is not a number of seconds >= 0."""
+
+
 class InvalidJobError(PerformanceError, ValueError):
 	"""A job was submitted with a bad method, arguments, priority, id, retry policy or timeout."""
 
@@ -135,3 +151,7 @@ class WorkloadSourceError(PerformanceError):
 
 class AdvisorPrivilegeError(PerformanceError):
 	"""The database user may not do what the index advisor needs (read the tables, build its scratch copies)."""
+
+
+class UsageError(PerformanceError, ValueError):
+	"""A command-line tool was given bad input, or a service it needs cannot be reached (exit status 2)."""

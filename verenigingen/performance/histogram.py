@@ -17,19 +17,17 @@ samples of one request in a single Lua call, which also caps the number of disti
 """
 
 import math
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from . import batches
 from .defaults import (
+	BATCH_MEMORY_SECONDS,
 	METRIC_MAX_PER_MINUTE,
 	METRIC_OVERFLOW_NAME,
 	METRIC_RETENTION_SECONDS,
 	MONITORING_ACTIVATION_LEVEL,
-	MONITORING_BUFFER_MAX_PENDING,
-	MONITORING_BUFFER_SAMPLES,
-	MONITORING_BUFFER_SECONDS,
 )
 from .exceptions import InvalidMetricError
 from .keys import KeyBuilder
@@ -158,21 +156,27 @@ class Sample:
 	capped: bool = False
 
 
-# KEYS: [index, level, (metric key, overflow key) per sample]
-# ARGV: [ttl, cap, default level, min level, (member, overflow member, bucket, value, error, capped) per sample]
+# KEYS: [index, level, applied batches, (metric key, overflow key) per sample]
+# ARGV: [ttl, cap, default level, min level, batch token ('' for none), applied ttl,
+#        (member, overflow member, bucket, value, error, capped) per sample]
+# A call with a batch token that was applied before does nothing (see performance/batches.py).
 _RECORD_LUA = """
 local level = tonumber(redis.call('GET', KEYS[2]) or ARGV[3])
 if level < tonumber(ARGV[4]) then return 0 end
+if ARGV[5] ~= '' then
+	if redis.call('SADD', KEYS[3], ARGV[5]) == 0 then return 0 end
+	redis.call('EXPIRE', KEYS[3], tonumber(ARGV[6]))
+end
 local ttl = tonumber(ARGV[1])
 local cap = tonumber(ARGV[2])
 local idx = KEYS[1]
-local n = (#KEYS - 2) / 2
+local n = (#KEYS - 3) / 2
 for j = 0, n - 1 do
-	local key = KEYS[3 + 2 * j]
-	local a = 5 + 6 * j
+	local key = KEYS[4 + 2 * j]
+	local a = 7 + 6 * j
 	local member = ARGV[a]
 	if ARGV[a + 5] == '1' and redis.call('SISMEMBER', idx, member) == 0 and redis.call('SCARD', idx) >= cap then
-		key = KEYS[4 + 2 * j]
+		key = KEYS[5 + 2 * j]
 		member = ARGV[a + 1]
 	end
 	redis.call('SADD', idx, member)
@@ -242,17 +246,33 @@ class MetricStore:
 		raw = self.redis.get(self.level_key())
 		return int(raw) if raw is not None else self.default_level
 
+	def applied_key(self, token: str) -> str:
+		"""The set of the batch tokens applied in the minute ``token`` was made in."""
+		return self.keys.key("metrics", "applied", batches.token_minute(token))
+
 	def record(
-		self, samples: Sequence[Sample], *, at: float | None = None, min_level: int = 1, pipeline=None
+		self,
+		samples: Sequence[Sample],
+		*,
+		at: float | None = None,
+		min_level: int = 1,
+		pipeline=None,
+		batch: str | None = None,
 	) -> int | None:
 		"""Add ``samples`` to this minute's histograms in one Redis call; return how many were
 		recorded (0 when the site's activation level is below ``min_level``). With ``pipeline`` the
-		call is only queued on it (the caller executes it) and None is returned."""
+		call is only queued on it (the caller executes it) and None is returned. With ``batch`` (a
+		token of :func:`.batches.new_token`, unique per call) a call resent after a failure is
+		applied at most once."""
 		if not samples:
 			return 0
 		minute = self.minute(at)
 		keys = [self.index_key(minute), self.level_key()]
-		args: list = [self.retention_seconds, self.max_metrics_per_minute, self.default_level, min_level]
+		keys.append(self.applied_key(batch) if batch else keys[0])
+		args: list = [
+			self.retention_seconds, self.max_metrics_per_minute, self.default_level, min_level,
+			f"{batch}:{minute}" if batch else "", BATCH_MEMORY_SECONDS,
+		]  # fmt: skip
 		for s in samples:
 			validate_metric_name(s.metric)
 			keys.append(self.metric_key(minute, s.metric))
@@ -305,75 +325,3 @@ class MetricStore:
 				merged.merge(h)
 			out[metric] = merged
 		return out
-
-
-class SampleBuffer:
-	"""Gathers samples in the process and writes them in one pipelined round trip once
-	``max_samples`` have gathered or ``max_age`` seconds have passed since the oldest.
-
-	Each sample keeps the minute it was taken in, so a flush that spans a minute boundary still
-	lands every sample in its own minute. This is what makes the request hook cheap: most requests
-	cost a list append; one in ``max_samples`` (or one a second) pays the Redis round trip. What a
-	process has not flushed when it dies is lost (at most ``max_samples`` samples or ``max_age``
-	seconds of them); a failed flush keeps up to ``max_pending`` samples for the next one and
-	drops the oldest beyond that, counting them in ``dropped``. Thread-safe.
-	"""
-
-	def __init__(
-		self,
-		*,
-		max_samples: int = MONITORING_BUFFER_SAMPLES,
-		max_age: float = MONITORING_BUFFER_SECONDS,
-		max_pending: int = MONITORING_BUFFER_MAX_PENDING,
-		clock: Callable[[], float] = time.time,
-	):
-		if max_samples < 1 or max_age < 0 or max_pending < max_samples:
-			raise InvalidMetricError(
-				f"need max_samples >= 1, max_age >= 0 and max_pending >= max_samples, got "
-				f"{max_samples!r}, {max_age!r}, {max_pending!r}"
-			)
-		self.max_samples, self.max_age, self.max_pending = int(max_samples), float(max_age), int(max_pending)
-		self.clock = clock
-		self.dropped = 0
-		self._pending: list[tuple[int, Sample]] = []
-		self._oldest: float | None = None
-		self._lock = threading.Lock()
-
-	def __len__(self) -> int:
-		return len(self._pending)
-
-	def add(self, store: "MetricStore", samples: Sequence[Sample]) -> int:
-		"""Buffer ``samples``; flush to ``store`` when due. Returns what a flush recorded (else 0)."""
-		if not samples:
-			return 0
-		now = self.clock()
-		minute = int(now // 60)
-		with self._lock:
-			self._pending.extend((minute, s) for s in samples)
-			if self._oldest is None:
-				self._oldest = now
-			due = len(self._pending) >= self.max_samples or now - self._oldest >= self.max_age
-		return self.flush(store) if due else 0
-
-	def flush(self, store: "MetricStore") -> int:
-		"""Write everything buffered in one pipelined round trip; return how many were recorded."""
-		with self._lock:
-			pending, self._pending, self._oldest = self._pending, [], None
-		if not pending:
-			return 0
-		by_minute: dict[int, list[Sample]] = {}
-		for minute, sample in pending:
-			by_minute.setdefault(minute, []).append(sample)
-		pipe = store.redis.pipeline(transaction=False)
-		for minute in sorted(by_minute):
-			store.record(by_minute[minute], at=minute * 60, pipeline=pipe)
-		try:
-			results = pipe.execute()
-		except Exception:
-			with self._lock:  # keep them for the next flush, newest first within the bound
-				kept = (pending + self._pending)[-self.max_pending :]
-				self.dropped += len(pending) + len(self._pending) - len(kept)
-				self._pending = kept
-				self._oldest = self._oldest or self.clock()
-			raise
-		return sum(int(r) for r in results)

@@ -122,6 +122,19 @@ class MonitoringSettings:
 # ---------------------------------------------------------------- request and job samples
 
 
+def endpoint_name(path: str | None) -> str:
+	"""A bounded name for a request path's endpoint: the method of /api/method, the DocType of
+	/api/resource, else the first path segment."""
+	parts = [p for p in (path or "/").split("/") if p]
+	if parts[:2] == ["api", "method"] and len(parts) > 2:
+		name = "/api/method/" + parts[2]
+	elif parts[:2] == ["api", "resource"] and len(parts) > 2:
+		name = "/api/resource/" + parts[2]
+	else:
+		name = "/" + (parts[0] if parts else "")
+	return name[:140]
+
+
 def request_samples(endpoint: str, duration_ms: float, status: int | None) -> list[Sample]:
 	"""The samples one request adds: every request, and its endpoint (capped). 5xx is an error."""
 	error = status is None or status >= 500
@@ -143,7 +156,9 @@ def job_samples(queue: str, run_ms: float, wait_ms: float | None, failed: bool) 
 
 def cache_figures(cache) -> dict:
 	"""Hits and misses of the app cache (``SecurityAwareCache.stats()``), per level and per
-	function where it reports them. Raises if the object reports neither hits nor misses."""
+	function where it reports them, the hits its in-process tier served (``local_hits``, None when
+	not reported) and the tier's own figures (``local``: processes, entries, bytes held, evictions,
+	flushes by cause; None without a tier). Raises if the object reports neither hits nor misses."""
 	stats = cache.stats() if callable(getattr(cache, "stats", None)) else cache
 	stats = stats.as_dict() if hasattr(stats, "as_dict") else dict(stats)
 
@@ -165,7 +180,25 @@ def cache_figures(cache) -> dict:
 		hits, misses = sum(v["hits"] for v in levels.values()), sum(v["misses"] for v in levels.values())
 	else:
 		raise InvalidMetricError("the cache's stats() report no hits or misses")
-	return {"hits": hits, "misses": misses, "levels": levels, "functions": functions}
+	totals = stats.get("totals") if isinstance(stats.get("totals"), Mapping) else stats
+	local_hits = totals.get("local_hits")
+	for name, row in (stats.get("levels") or {}).items():
+		levels[name]["local_hits"] = int(row.get("local_hits", 0) or 0)
+	return {
+		"hits": hits, "misses": misses, "local_hits": None if local_hits is None else int(local_hits),
+		"levels": levels, "functions": functions, "local": _tier_figures(stats.get("local")),
+	}  # fmt: skip
+
+
+def _tier_figures(local) -> dict | None:
+	if not isinstance(local, Mapping) or "counters" not in local:
+		return None
+	counters = local["counters"]
+	return {
+		"processes": local.get("processes"), "entries": local.get("entries"), "bytes": local.get("bytes"),
+		"evictions": counters.get("evictions", 0), "flushes": dict(local.get("flushes") or {}),
+		"refused_installs": counters.get("refused", 0),
+	}  # fmt: skip
 
 
 def coordinator_figures(coordinator) -> dict:
@@ -349,7 +382,7 @@ class Monitor:
 			)
 			if readings.get("database")
 			else (None, f"database readings failed: {readings['errors'].get('database')}"),
-			"cache": cache_component(cache["hits"], cache["misses"])
+			"cache": cache_component(cache["hits"], cache["misses"], cache.get("local_hits"))
 			if cache
 			else (None, readings["errors"].get("cache", "cache statistics not available")),
 			"resources": resources_component(
@@ -378,6 +411,10 @@ class Monitor:
 			"job_failure_rate": failed / runs if runs else None,
 			"db_probe_ms": db.get("probe_ms"),
 			"cache_hit_ratio": cache["hits"] / lookups if lookups else None,
+			"cache_local_hit_ratio": (cache.get("local_hits") or 0) / lookups
+			if lookups and cache.get("local_hits") is not None
+			else None,
+			"cache_tier_bytes": (cache.get("local") or {}).get("bytes"),
 			"cpu_percent": res.get("cpu_percent"),
 			"memory_percent": res.get("memory_percent"),
 			"disk_percent": res.get("disk_percent"),

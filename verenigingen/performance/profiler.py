@@ -5,25 +5,24 @@ and records every statement it runs with its duration and row count. From the re
 :func:`find_n_plus_one` finds statements that are identical once their literals are
 normalised and that ran more than three times, :func:`find_full_scans` asks EXPLAIN
 how each distinct SELECT reads its tables, and :func:`recommend` points a full scan at
-the index catalog entry that covers it. :func:`load_member_picture` loads a member's
-full picture the way the app's member screen does, and :func:`profile_member` runs
-it under the profiler. Nothing here imports frappe.
+the index catalog entry that covers it. :func:`profile` runs any load under the profiler and
+:func:`analyze` reports on statements recorded elsewhere (in a site, the shell records
+``frappe.db.sql`` while the Member form loads). :func:`profile_member` profiles what the app
+really serves for one member: its read model (``summaries.member_summary``). No screen is
+invented here, so an N+1 found is a real one. Nothing here imports frappe.
 """
 
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
-from decimal import Decimal
 
-from .db import Database, quote_identifier, table_name
+from .db import Database, table_name
 from .defaults import (
 	PROFILER_FULL_SCAN_MIN_ROWS,
 	PROFILER_N_PLUS_ONE_HIGH,
 	PROFILER_N_PLUS_ONE_MEDIUM,
 	PROFILER_N_PLUS_ONE_MIN_REPEATS,
-	PROFILER_PAYMENT_HISTORY_LIMIT,
 )
 from .exceptions import MemberNotFoundError
 
@@ -299,109 +298,7 @@ def recommend(
 	return recommendations
 
 
-# ---------------------------------------------------------------- the member page
-
-
-def _plain(value):
-	if isinstance(value, Decimal):
-		return float(value)
-	if isinstance(value, date):
-		return value.isoformat()
-	return value
-
-
-def _plain_row(row: dict) -> dict:
-	return {k: _plain(v) for k, v in row.items()}
-
-
-def load_member_picture(
-	db: Database, member: str, *, payment_limit: int = PROFILER_PAYMENT_HISTORY_LIMIT
-) -> dict:
-	"""Load what the member screen shows, with the statements the screen runs.
-
-	The member document; its chapter memberships (Chapter Member rows naming the member),
-	then each chapter's document for its title and status; the member's SEPA mandates; the
-	payment history (newest first, ``payment_limit`` rows) with, for each payment paid by
-	direct debit, the IBAN of its mandate looked up one by one, as the screen's link
-	formatter does; and the summary (totals by status). Raises MemberNotFoundError.
-	"""
-	if not isinstance(member, str) or not member.strip():
-		raise MemberNotFoundError(f"member must be a non-empty member name, got {member!r}")
-	t_member = quote_identifier(table_name("Member"), "table")
-	t_cm = quote_identifier(table_name("Chapter Member"), "table")
-	t_chapter = quote_identifier(table_name("Chapter"), "table")
-	t_mandate = quote_identifier(table_name("SEPA Mandate"), "table")
-	t_payment = quote_identifier(table_name("Member Payment"), "table")
-
-	rows = db.sql(f"SELECT * FROM {t_member} WHERE `name`=%s", (member,), as_dict=True)
-	if not rows:
-		raise MemberNotFoundError(f"Member {member!r} does not exist")
-	doc = _plain_row(rows[0])
-
-	memberships = db.sql(
-		f"SELECT `parent`, `status`, `enabled`, `chapter_join_date` FROM {t_cm} "
-		"WHERE `member`=%s AND `parenttype`='Chapter' ORDER BY `chapter_join_date`",
-		(member,),
-		as_dict=True,
-	)
-	chapters = []
-	for row in memberships:
-		chapter = db.sql(
-			f"SELECT `name`, `chapter_name`, `region`, `status` FROM {t_chapter} WHERE `name`=%s",
-			(row["parent"],),
-			as_dict=True,
-		)
-		chapters.append({**_plain_row(row), "chapter": _plain_row(chapter[0]) if chapter else None})
-
-	mandates = [
-		_plain_row(r)
-		for r in db.sql(
-			f"SELECT `name`, `iban`, `status`, `sign_date`, `expiry_date`, `is_active` FROM {t_mandate} "
-			"WHERE `member`=%s ORDER BY `sign_date` DESC",
-			(member,),
-			as_dict=True,
-		)
-	]
-	active = [m for m in mandates if m["status"] == "Active" and m["is_active"]]
-
-	payments = [
-		_plain_row(r)
-		for r in db.sql(
-			f"SELECT `name`, `amount`, `posting_date`, `status`, `payment_method`, `sepa_mandate` "
-			f"FROM {t_payment} WHERE `member`=%s ORDER BY `posting_date` DESC LIMIT %s",
-			(member, int(payment_limit)),
-			as_dict=True,
-		)
-	]
-	for payment in payments:
-		if payment.get("sepa_mandate"):
-			iban = db.sql(f"SELECT `iban` FROM {t_mandate} WHERE `name`=%s", (payment["sepa_mandate"],))
-			payment["mandate_iban"] = iban[0][0] if iban else None
-
-	totals = db.sql(
-		f"SELECT `status`, COUNT(*) AS n, COALESCE(SUM(`amount`), 0) AS total, MAX(`posting_date`) AS last "
-		f"FROM {t_payment} WHERE `member`=%s GROUP BY `status`",
-		(member,),
-		as_dict=True,
-	)
-	by_status = {r["status"]: {"count": int(r["n"]), "amount": float(r["total"])} for r in totals}
-	last_dates = [r["last"] for r in totals if r["last"]]
-	summary = {
-		"payments": sum(v["count"] for v in by_status.values()),
-		"paid_amount": by_status.get("Paid", {}).get("amount", 0.0),
-		"outstanding": by_status.get("Unpaid", {}).get("count", 0),
-		"by_status": by_status,
-		"last_payment": max(last_dates).isoformat() if last_dates else None,
-		"active_mandate": active[0]["name"] if active else None,
-		"chapters": len(chapters),
-	}
-	return {
-		"member": doc,
-		"chapters": chapters,
-		"mandates": mandates,
-		"payments": payments,
-		"summary": summary,
-	}
+# ---------------------------------------------------------------- profiling what the app runs
 
 
 def default_catalog() -> tuple:
@@ -413,20 +310,14 @@ def default_catalog() -> tuple:
 	return catalog("all")
 
 
-def profile_member(db: Database, member: str, *, catalog: Iterable | None = None) -> dict:
-	"""Load ``member``'s picture under the profiler and report what it cost and why.
-
-	Returns plain data: total queries and milliseconds, each distinct statement with its
-	count and time, the N+1 patterns, the full scans EXPLAIN found, recommendations (pointing
-	at the index specs of ``catalog``, default: the index manager's catalogs, where one covers
-	a scan) and the picture's summary.
-	"""
+def analyze(
+	db: Database, records: Sequence[QueryRecord], *, catalog: Iterable | None = None, wall_seconds=None
+) -> dict:
+	"""The report on ``records``: total queries and milliseconds, each distinct statement with its
+	count and time, the N+1 patterns, the full scans EXPLAIN (on ``db``) found, and recommendations
+	(pointing at the index specs of ``catalog``, default: the index manager's catalogs)."""
 	catalog = default_catalog() if catalog is None else catalog
-	profiled = ProfilingDatabase(db)
-	started = time.perf_counter()
-	picture = load_member_picture(profiled, member)
-	wall = time.perf_counter() - started
-	records = list(profiled.records)
+	records = list(records)
 	statements: dict[str, dict] = {}
 	for r in records:
 		entry = statements.setdefault(
@@ -438,15 +329,35 @@ def profile_member(db: Database, member: str, *, catalog: Iterable | None = None
 	patterns = find_n_plus_one(records)
 	scans = find_full_scans(db, records)
 	return {
-		"member": member,
 		"total_queries": len(records),
-		"total_ms": round(profiled.total_seconds * 1000, 3),
-		"wall_ms": round(wall * 1000, 3),
+		"total_ms": round(sum(r.seconds for r in records) * 1000, 3),
+		"wall_ms": round(wall_seconds * 1000, 3) if wall_seconds is not None else None,
 		"statements": sorted(
 			({**s, "ms": round(s["ms"], 3)} for s in statements.values()), key=lambda s: -s["ms"]
 		),
 		"n_plus_one": [p.as_dict() for p in patterns],
 		"full_scans": [s.as_dict() for s in scans],
 		"recommendations": recommend(scans, patterns, catalog),
-		"summary": picture["summary"],
 	}
+
+
+def profile(db: Database, load: Callable[[Database], object], *, catalog: Iterable | None = None):
+	"""Run ``load(profiled_db)`` under the profiler; return (its result, the report)."""
+	profiled = ProfilingDatabase(db)
+	started = time.perf_counter()
+	result = load(profiled)
+	wall = time.perf_counter() - started
+	return result, analyze(db, profiled.records, catalog=catalog, wall_seconds=wall)
+
+
+def profile_member(db: Database, member: str, *, catalog: Iterable | None = None) -> dict:
+	"""Profile the app's member read model (what ``get_member_summary`` serves) for ``member``.
+	Raises MemberNotFoundError for an empty or unknown member."""
+	from .summaries import member_summary
+
+	if not isinstance(member, str) or not member.strip():
+		raise MemberNotFoundError(f"member must be a non-empty member name, got {member!r}")
+	summary, report = profile(db, lambda d: member_summary(d, member), catalog=catalog)
+	if summary is None:
+		raise MemberNotFoundError(f"Member {member!r} does not exist")
+	return {"member": member, "profiled": ["member_summary"], **report, "summary": summary}

@@ -1,4 +1,4 @@
-"""The readiness validator: seven components of the layer, each probed for real.
+"""The readiness validator: six components of the layer on this site, each probed for real.
 
 :func:`validate_readiness` runs one probe per component and reports it ``operational``,
 ``degraded`` or ``failed`` with the evidence the probe gathered and a recommendation:
@@ -12,12 +12,16 @@
 * **database**: connection latency, a supported MariaDB version, the catalog indexes present
   (compared by columns, as the index manager plans them);
 * **monitoring**: metric samples in the last minutes, a recent Performance Snapshot;
-* **api_security**: the static guard and annotation coverage of every whitelisted function;
-* **baselines**: the file present, valid and recent, no regression in the last recorded compare.
+* **baselines**: baselines measured on this site (its database), valid and recent, no
+  regression in the last recorded compare; none measured here is said so.
 
 The readiness **score** is the weighted mean of the components' values (operational 1,
 degraded 0.5, failed 0) times 100, with the weights of :data:`READINESS_WEIGHTS` (README).
 A subsystem that is not installed or not given is ``failed`` with that as its evidence.
+
+The **code audit** (the static guard and annotation coverage of every whitelisted function) is a
+property of the app's code, the same on every site: it is reported apart, under ``code_audit``,
+and carries no weight.
 """
 
 import re
@@ -361,35 +365,37 @@ def probe_monitoring(inputs: ReadinessInputs) -> ComponentResult:
 # ---------------------------------------------------------------- API security and baselines
 
 
-def probe_api_security(inputs: ReadinessInputs) -> ComponentResult:
+def audit_code(inputs: ReadinessInputs) -> ComponentResult:
+	"""The app's whitelisted functions: guarded and annotated? (Code, not site: no weight.)"""
 	from .api_audit import APP_DIR, coverage
 
 	found = coverage(inputs.app_dir or APP_DIR)
 	if not found["endpoints"]:
-		return ComponentResult("api_security", FAILED, found, "no whitelisted functions were found to check")
+		return ComponentResult("code_audit", FAILED, found, "no whitelisted functions were found to check")
 	if found["unguarded"]:
-		return ComponentResult("api_security", FAILED, found,
+		return ComponentResult("code_audit", FAILED, found,
 			f"add @admin_only below @frappe.whitelist() on {', '.join(found['unguarded'])}")  # fmt: skip
 	if found["unannotated"]:
 		return ComponentResult(
-			"api_security", DEGRADED, found, "annotate every argument of the listed functions"
+			"code_audit", DEGRADED, found, "annotate every argument of the listed functions"
 		)
-	return ComponentResult("api_security", OPERATIONAL, found)
+	return ComponentResult("code_audit", OPERATIONAL, found)
 
 
 def probe_baselines(inputs: ReadinessInputs) -> ComponentResult:
 	from .baselines import MEASURED, last_comparison, load_baselines
 	from .exceptions import BaselineFileError
 
+	advice = "measure baselines on this site: bench --site SITE verenigingen baselines --output FILE"
 	if not inputs.baselines_path:
-		return ComponentResult("baselines", FAILED, {"error": "no baselines file was named"},
-			"run scripts/performance/establish_baselines.py")  # fmt: skip
+		return ComponentResult("baselines", FAILED, {"error": "no baselines file was named"}, advice)
+	if not Path(inputs.baselines_path).exists():
+		return ComponentResult("baselines", FAILED,
+			{"error": f"no baselines measured on this site ({inputs.baselines_path} does not exist)"}, advice)  # fmt: skip
 	try:
 		data = load_baselines(inputs.baselines_path)
 	except BaselineFileError as exc:
-		return ComponentResult(
-			"baselines", FAILED, {"error": str(exc)}, "run scripts/performance/establish_baselines.py"
-		)
+		return ComponentResult("baselines", FAILED, {"error": str(exc)}, advice)
 	created = datetime.fromisoformat(data["created"])
 	if created.tzinfo is None:
 		created = created.replace(tzinfo=timezone.utc)
@@ -409,6 +415,13 @@ def probe_baselines(inputs: ReadinessInputs) -> ComponentResult:
 	)
 	evidence["last_compare"] = last
 	problems = []
+	measured_on = ((data.get("environment") or {}).get("dataset") or {}).get("database")
+	site_db = getattr(inputs.db, "database_name", None) if inputs.db is not None else None
+	evidence.update(measured_on_database=measured_on, site_database=site_db)
+	if site_db and measured_on != site_db:
+		problems.append(
+			f"the baselines were measured on database {measured_on!r}, not this site's {site_db!r}: {advice}"
+		)
 	if age_days > BASELINE_MAX_AGE_DAYS:
 		problems.append(f"the baselines are {age_days:.0f} days old: measure them again")
 	if last is not None and not last["ok"]:
@@ -422,7 +435,6 @@ PROBES: dict[str, Callable[[ReadinessInputs], ComponentResult]] = {
 	"jobs": probe_jobs,
 	"database": probe_database,
 	"monitoring": probe_monitoring,
-	"api_security": probe_api_security,
 	"baselines": probe_baselines,
 }
 
@@ -437,7 +449,8 @@ def readiness_score(results: Iterable[ComponentResult], weights=READINESS_WEIGHT
 
 
 def validate_readiness(inputs: ReadinessInputs, components: Iterable[str] | None = None) -> dict:
-	"""Probe each component (default: all seven); a probe that raises is ``failed`` with the error."""
+	"""Probe each component (default: all six); a probe that raises is ``failed`` with the error.
+	The code audit runs with the default set and is reported apart (``code_audit``, no weight)."""
 	names = list(components or PROBES)
 	unknown = [n for n in names if n not in PROBES]
 	if unknown:
@@ -453,11 +466,24 @@ def validate_readiness(inputs: ReadinessInputs, components: Iterable[str] | None
 		result.seconds = time.perf_counter() - start
 		results.append(result)
 	counts = {s: sum(1 for r in results if r.status == s) for s in STATUS_VALUE}
+	audit = None
+	if components is None:
+		try:
+			audit = audit_code(inputs).as_dict()
+		except Exception as exc:  # reported as the audit's finding
+			audit = {
+				"component": "code_audit",
+				"status": FAILED,
+				"evidence": {"error": f"{type(exc).__name__}: {exc}"},
+			}
+		audit["component"] = "code_audit"
+		audit["weight"] = 0
 	return {
 		"score": readiness_score(results),
 		"ready": counts[FAILED] == 0 and counts[DEGRADED] == 0,
 		"counts": counts,
 		"weights": {r.name: READINESS_WEIGHTS[r.name] for r in results},
 		"components": [r.as_dict() for r in results],
+		"code_audit": audit,
 		"checked_at": datetime.fromtimestamp(inputs.clock(), timezone.utc).isoformat(timespec="seconds"),
 	}

@@ -9,11 +9,13 @@ Components (weights in ``defaults.SCORE_WEIGHTS``):
 * **requests**: ``Apdex_T * (1 - server_error_rate)``, where ``Apdex_T = (satisfied +
   tolerating / 2) / count``, satisfied = requests up to T (default 500 ms), tolerating = up
   to 4T, read from the request histogram (bucket resolution 2 %).
-* **jobs**: ``(1 - failure_rate) * wait``, failure_rate = failed / run jobs, wait = mean
-  over queues (priorities) with jobs of ``min(1, target_p95 / p95_wait)``.
+* **jobs**: ``(1 - failure_rate) * wait`` over the parts measured: failure_rate = failed / run
+  jobs (missing when no job ran), wait = mean over queues with waits and a target of
+  ``min(1, target_p95 / p95_wait)`` (missing, with the count, when waits had no target).
 * **database**: mean of the parts measured: ``min(1, target_ms / probe_ms)``,
   ``max(0, 1 - slow_queries_per_min / limit)``, ``max(0, 1 - lock_waits_per_min / limit)``.
-* **cache**: the app cache's hit ratio ``hits / (hits + misses)``.
+* **cache**: the app cache's hit ratio ``hits / (hits + misses)``; a hit served by the in-process
+  tier counts like one served by Redis (the inputs show the split, when reported).
 * **resources**: the tightest of CPU, memory and disk, each
   ``clamp((limit - used%) / (limit - comfort%), 0, 1)`` (1 up to 70 %, 0 from 95 %).
 """
@@ -24,6 +26,7 @@ from .defaults import (
 	APDEX_T_MS,
 	JOB_WAIT_TARGETS_MS,
 	LOCK_WAITS_PER_MIN_LIMIT,
+	PRIORITY_QUEUES,
 	PROBE_TARGET_MS,
 	RESOURCE_COMFORT_PERCENT,
 	RESOURCE_LIMIT_PERCENT,
@@ -63,19 +66,31 @@ def requests_component(hist: Histogram | None, t_ms: float = APDEX_T_MS):
 
 
 def jobs_component(run: Mapping[str, Histogram], wait: Mapping[str, Histogram], targets_ms=None):
-	"""``run``/``wait``: histograms per queue (or priority); errors in ``run`` are failed jobs."""
+	"""``run``/``wait``: histograms per queue (or priority); errors in ``run`` are failed jobs.
+
+	Two parts, each used only when measured: the success rate (jobs that ran in the window) and
+	the wait score (queues with waits *and* a target; a priority name takes its Frappe queue's
+	target). A part without data is named under ``missing_parts`` with the reason, never given a
+	default; waits recorded under a queue without a target are reported with their count."""
 	targets_ms = dict(JOB_WAIT_TARGETS_MS if targets_ms is None else targets_ms)
 	runs = sum(h.count for h in run.values())
-	if runs == 0 and not any(h.count for h in wait.values()):
+	waited = {q: h for q, h in wait.items() if h.count}
+	if runs == 0 and not waited:
 		return None, "no background jobs recorded in the window"
-	failed = sum(h.errors for h in run.values())
-	failure_rate = failed / runs if runs else 0.0
-	wait_scores = {}
-	for queue, h in wait.items():
-		if h.count == 0:
-			continue
-		target = targets_ms.get(queue)
+	parts: dict[str, float] = {}
+	missing: dict[str, str] = {}
+	inputs: dict = {"jobs": runs}
+	if runs:
+		failed = sum(h.errors for h in run.values())
+		parts["success"] = 1 - failed / runs
+		inputs.update(failed=failed, failure_rate=round(failed / runs, 4))
+	else:
+		missing["success"] = "no job finished in the window (waits were recorded, runs were not)"
+	wait_scores, untargeted = {}, {}
+	for queue, h in waited.items():
+		target = targets_ms.get(queue, targets_ms.get(PRIORITY_QUEUES.get(queue, "")))
 		if target is None:
+			untargeted[queue] = h.count
 			continue
 		p95 = h.percentile(0.95)
 		wait_scores[queue] = {
@@ -83,13 +98,27 @@ def jobs_component(run: Mapping[str, Histogram], wait: Mapping[str, Histogram], 
 			"target_ms": target,
 			"score": _clamp(target / p95),
 		}
-	if not wait_scores and runs == 0:
-		return None, "jobs waited only in queues without a wait target"
-	wait_part = sum(w["score"] for w in wait_scores.values()) / len(wait_scores) if wait_scores else 1.0
-	inputs = {"jobs": runs, "failed": failed, "failure_rate": round(failure_rate, 4), "waits": wait_scores}
-	if not wait_scores:
-		inputs["wait_note"] = "no wait times recorded; the component reflects the failure rate only"
-	return (1 - failure_rate) * wait_part, inputs
+	inputs["waits"] = wait_scores
+	if untargeted:
+		inputs["waits_without_target"] = untargeted
+	if wait_scores:
+		parts["wait"] = sum(w["score"] for w in wait_scores.values()) / len(wait_scores)
+	elif untargeted:
+		missing["wait"] = (
+			f"{sum(untargeted.values())} wait(s) recorded only in queues without a wait target: "
+			+ ", ".join(sorted(untargeted))
+		)
+	else:
+		missing["wait"] = "no wait times recorded in the window"
+	if not parts:
+		return None, "; ".join(f"{k}: {v}" for k, v in missing.items())
+	if missing:
+		inputs["missing_parts"] = missing
+	score = 1.0
+	for value in parts.values():
+		score *= value
+	inputs["parts"] = {k: round(v, 4) for k, v in parts.items()}
+	return score, inputs
 
 
 def database_component(
@@ -117,12 +146,20 @@ def database_component(
 	return sum(parts.values()) / len(parts), inputs
 
 
-def cache_component(hits: int | None, misses: int | None):
+def cache_component(hits: int | None, misses: int | None, local_hits: int | None = None):
+	"""``local_hits``: the part of ``hits`` the in-process tier served (None: not reported)."""
 	if hits is None or misses is None:
 		return None, "cache statistics not available"
 	if hits + misses == 0:
 		return None, "no cache lookups recorded"
-	return hits / (hits + misses), {"hits": hits, "misses": misses}
+	inputs = {"hits": hits, "misses": misses}
+	if local_hits is not None:
+		inputs.update(
+			local_hits=local_hits,
+			redis_hits=hits - local_hits,
+			local_hit_share=round(local_hits / hits, 4) if hits else None,
+		)
+	return hits / (hits + misses), inputs
 
 
 def resources_component(

@@ -1,4 +1,5 @@
-"""Read models the app's APIs serve (and cache): one member's summary, chapter statistics.
+"""Read models the app's APIs serve (and cache): one member's summary, their payment history,
+chapter statistics.
 
 Plain SQL on a :class:`~.db.Database` handle, values as parameters. They return plain data
 (dicts of str, int, Decimal, date, None) so the cache codec round trips them exactly.
@@ -9,6 +10,12 @@ from .db import Database
 MEMBER_FIELDS = ("name", "member_id", "full_name", "email", "status", "member_since", "primary_chapter",
 	"payment_method")  # fmt: skip
 MANDATE_FIELDS = ("name", "mandate_id", "iban", "bic", "status", "sign_date", "expiry_date")
+PAYMENT_FIELDS = ("name", "posting_date", "amount", "status", "payment_method", "sepa_mandate")
+PAYMENT_HISTORY_LIMIT = 20  # payments a history shows by default
+PAYMENT_HISTORY_MAX = 100  # the most one request may ask for
+# What each cached read model's entries depend on (a change to one of these DocTypes invalidates them)
+MEMBER_SUMMARY_DEPENDS = ("Member", "SEPA Mandate", "Member Payment")
+PAYMENT_HISTORY_DEPENDS = ("Member", "Member Payment")
 
 
 def member_summary(db: Database, member: str) -> dict | None:
@@ -42,6 +49,20 @@ def member_summary(db: Database, member: str) -> dict | None:
 		"by_status": by_status,
 	}
 	return summary
+
+
+def payment_history(db: Database, member: str, limit: int = PAYMENT_HISTORY_LIMIT) -> list[dict]:
+	"""The member's payments (not cancelled), newest first, at most ``limit`` (1 to PAYMENT_HISTORY_MAX)."""
+	if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAYMENT_HISTORY_MAX:
+		raise ValueError(f"limit must be a whole number from 1 to {PAYMENT_HISTORY_MAX}, got {limit!r}")
+	cols = ", ".join(f"`{c}`" for c in PAYMENT_FIELDS)
+	rows = db.sql(
+		f"SELECT {cols} FROM `tabMember Payment` WHERE `member` = %s AND `docstatus` < 2 "
+		"ORDER BY `posting_date` DESC, `name` DESC LIMIT %s",
+		(member, limit),
+		as_dict=True,
+	)
+	return [dict(r) for r in rows]
 
 
 def chapter_statistics(db: Database) -> list[dict]:

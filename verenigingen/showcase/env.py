@@ -1,8 +1,11 @@
 """What every showcase step receives: connections, settings and a printer."""
 
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import TextIO
+
+from .fmt import sig
 
 
 @dataclass
@@ -25,16 +28,47 @@ class ShowcaseEnv:
 		self.out.write(text + "\n")
 		self.out.flush()
 
+	def start_fresh(self) -> int:
+		"""Remove every Redis key of the demo site (and of its job demo) a previous run left, so this
+		run's cache, monitoring and job figures are this run's only. Returns how many were removed."""
+		from verenigingen.performance.keys import unlink_site
+
+		removed = sum(unlink_site(self.redis, ns) for ns in (self.namespace, f"{self.namespace}-jobs"))
+		self.line(f"(fresh Redis namespace {self.namespace}: removed {removed:,} key(s) a previous run left)")
+		return removed
+
+	def step_done(self, name: str, seconds: float) -> None:
+		"""Record and print how long a step took."""
+		self.results.setdefault("step_seconds", {})[name] = seconds
+		self.line(f"(step {name} took {sig(seconds)} s)")
+
 	def table(self, headers: list[str], rows: list[list]) -> None:
-		"""Print rows as an aligned text table."""
-		cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-		widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-		for n, row in enumerate(cells):
-			self.line(
-				"  ".join(
-					c.ljust(w) if i == 0 else c.rjust(w)
-					for i, (c, w) in enumerate(zip(row, widths, strict=True))
-				)
-			)
-			if n == 0:
-				self.line("  ".join("-" * w for w in widths))
+		"""Print rows as an aligned text table: numeric columns right-aligned, text left-aligned."""
+		self.line(format_table(headers, rows))
+
+
+_NUMBER = re.compile(r"^[-+]?[\d,]*\.?\d+(e[-+]?\d+)?( ?(%|x|ms|s|MB|GB))?$")
+_PLACEHOLDERS = ("", "-", "n/m")
+
+
+def is_numeric_column(cells: list[str]) -> bool:
+	"""A column whose every filled cell is a number (with an optional unit) is aligned right."""
+	filled = [c for c in cells if c.strip() not in _PLACEHOLDERS]
+	return bool(filled) and all(_NUMBER.match(c.strip()) for c in filled)
+
+
+def format_table(headers: list[str], rows: list[list]) -> str:
+	cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+	widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+	right = [is_numeric_column([r[i] for r in cells[1:]]) for i in range(len(headers))]
+	lines = []
+	for n, row in enumerate(cells):
+		lines.append(
+			"  ".join(
+				c.rjust(w) if right[i] else c.ljust(w)
+				for i, (c, w) in enumerate(zip(row, widths, strict=True))
+			).rstrip()
+		)
+		if n == 0:
+			lines.append("  ".join("-" * w for w in widths))
+	return "\n".join(lines)

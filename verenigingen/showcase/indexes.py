@@ -1,15 +1,32 @@
 """Showcase step: measure every catalog probe, apply the catalogs online, measure again, compare."""
 
+from verenigingen.performance.baselines import speed_words
+from verenigingen.performance.defaults import BASELINE_MIN_EFFECT
 from verenigingen.performance.indexes import IndexManager, catalog, compare
 
 from .env import ShowcaseEnv
+from .fmt import count, sig
 
 REPEATS = 9  # probe runs per measurement in the showcase
 
 
 def _ms(value: float | None) -> str:
 	"""A latency in ms, or '-' where nothing was measured (an empty table has no probe values)."""
-	return "-" if value is None else f"{value:.2f}"
+	return sig(value)
+
+
+def verdict(speedup: float | None, note: str | None) -> tuple[str, str]:
+	"""(change in words, verdict): faster or slower only beyond 1 + BASELINE_MIN_EFFECT either way."""
+	if speedup is None:
+		return "-", note or "not measured"
+	ratio = 1 / speedup  # after / before
+	if ratio <= 1 / (1 + BASELINE_MIN_EFFECT):
+		word = "faster"
+	elif ratio >= 1 + BASELINE_MIN_EFFECT:
+		word = "slower"
+	else:
+		word = "no clear change"
+	return speed_words(ratio), word
 
 
 def run(env: ShowcaseEnv) -> None:
@@ -34,16 +51,25 @@ def run(env: ShowcaseEnv) -> None:
 		if o.action != "created":
 			continue
 		cmp = compare(o.before, o.after)
-		verdict = f"{cmp['speedup']:.1f}x faster" if cmp["speedup"] is not None else cmp["note"]
+		change, word = verdict(cmp["speedup"], cmp["note"])
 		rows.append(
 			[
-				o.index, f"{o.before.table_rows:,}", _ms(o.before.p50_ms), _ms(o.after.p50_ms),
-				f"{o.before.access_type} -> {o.after.access_type}", f"{o.duration_ms / 1000:.2f}", verdict,
+				o.index, count(o.before.table_rows), _ms(o.before.p50_ms), _ms(o.after.p50_ms),
+				f"{o.before.access_type} -> {o.after.access_type}", sig(o.duration_ms / 1000), change, word,
 			]
 		)  # fmt: skip
-		results.append({"index": o.index, "before": o.before.as_dict(), "after": o.after.as_dict(), **cmp})
+		results.append(
+			{"index": o.index, "before": o.before.as_dict(), "after": o.after.as_dict(), **cmp, "change": change,
+				"verdict": word, "min_effect": BASELINE_MIN_EFFECT, "runs": REPEATS}
+		)  # fmt: skip
 	env.line()
-	env.table(["index", "rows", "p50 before ms", "p50 after ms", "access", "DDL s", "result"], rows)
+	env.table(
+		["index", "rows", "p50 before ms", "p50 after ms", "access", "DDL s", "change", "verdict"], rows
+	)
+	env.line(
+		f"verdict: from the p50 of {REPEATS} probe runs each side; a change under "
+		f"{sig(1 + BASELINE_MIN_EFFECT)}x either way is 'no clear change'"
+	)
 	for spec in specs:
 		if spec.is_foreign:
 			continue

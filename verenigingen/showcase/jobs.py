@@ -22,10 +22,12 @@ from verenigingen.performance.keys import KeyBuilder, unlink_matching
 from verenigingen.performance.monitoring import job_samples
 
 from .env import ShowcaseEnv
+from .fmt import sig
 
 PAUSE = "verenigingen.performance.jobs.tasks.pause"
 FAIL = "verenigingen.performance.jobs.tasks.fail"
 WORKERS = 4
+FAILING_ON_PURPOSE = 3  # jobs that raise every time, to show retries and failure counts
 
 # (priority, jobs, seconds each): a mixed batch, heaviest work at the lowest priority
 BATCH = [
@@ -53,10 +55,14 @@ def run(env: ShowcaseEnv) -> None:
 			for _ in range(count):
 				ids.append(coord.submit(PAUSE, {"seconds": seconds}, priority=priority))
 		# jobs that always fail: each is retried once, 0.2 s later, then failed for good (error kept)
-		for n in range(3):
+		for n in range(FAILING_ON_PURPOSE):
 			ids.append(coord.submit(FAIL, {"message": f"demo failure {n}"}, retry=RetryPolicy(1, 0.2)))
 		# a report that may only run after the last import chunk finished
-		ids.append(coord.submit(PAUSE, {"seconds": 0.05}, priority=Priority.LOW, depends_on=[ids[-4]]))
+		ids.append(
+			coord.submit(
+				PAUSE, {"seconds": 0.05}, priority=Priority.LOW, depends_on=[ids[-1 - FAILING_ON_PURPOSE]]
+			)
+		)
 		peak = {p.value: 0 for p in Priority}
 		deadline = time.monotonic() + 300
 		while True:
@@ -87,7 +93,7 @@ def run(env: ShowcaseEnv) -> None:
 				_ms(entry["wait_p95"]),
 				_ms(entry["run_p50"]),
 				_ms(entry["run_p95"]),
-				f"{entry['throughput_per_minute']:.0f}",
+				sig(entry["throughput_per_minute"]),
 			]
 		)
 	env.table(
@@ -95,10 +101,20 @@ def run(env: ShowcaseEnv) -> None:
 		rows,
 	)  # fmt: skip
 	env.line(
-		f"{len(ids)} jobs in {elapsed:.1f} s; peak in use is sampled every 50 ms while the batch ran. "
-		f"Load now: {load['reading']} ({load['state']})."
+		f"{len(ids)} jobs in {sig(elapsed)} s; peak in use is sampled every 50 ms while the batch ran. "
+		f"Load now: {_reading(load['reading'])} ({load['state']})."
 	)
-	env.results["jobs"] = {"seconds": elapsed, "jobs": len(ids), "peak_in_use": peak, "queue_status": final}
+	env.line(
+		f"{FAILING_ON_PURPOSE} jobs fail on purpose (they raise 'demo failure n'): each is retried once, "
+		"then counted as failed, so the failed column and the jobs score show them."
+	)
+	env.results["jobs"] = {
+		"seconds": elapsed,
+		"jobs": len(ids),
+		"failing_on_purpose": FAILING_ON_PURPOSE,
+		"peak_in_use": peak,
+		"queue_status": final,
+	}
 	_record_for_monitoring(env, coord, ids)
 	_cleanup(env.redis, namespace, queues)
 
@@ -118,8 +134,14 @@ def _record_for_monitoring(env: ShowcaseEnv, coord: JobCoordinator, ids: list[st
 	store.record(samples)
 
 
+def _reading(reading: dict | None) -> str:
+	if not reading:
+		return "not read"
+	return ", ".join(f"{k.removesuffix('_percent')} {sig(v)} %" for k, v in reading.items() if v is not None)
+
+
 def _ms(seconds) -> str:
-	return "-" if seconds is None else f"{seconds * 1000:.0f} ms"
+	return "-" if seconds is None else f"{sig(seconds * 1000)} ms"
 
 
 def _forget(redis, namespace: str) -> None:

@@ -27,4 +27,5 @@ def run(env: ShowcaseEnv) -> None:
 		[[c["component"], c["status"], report["weights"][c["component"]], c["recommendation"] or "-"]
 			for c in report["components"]],
 	)  # fmt: skip
-	env.line(f"readiness score {report['score']:.1f} / 100 ({report['counts']})")
+	counts = ", ".join(f"{n} {status}" for status, n in report["counts"].items())
+	env.line(f"readiness score {report['score']:.1f} / 100 ({counts})")

@@ -7,20 +7,85 @@ figure a step did not measure is shown as not measured.
 """
 
 import html
-import json
 import math
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .env import ShowcaseEnv
+from verenigingen.performance.baselines import speed_words
+
+from .env import ShowcaseEnv, is_numeric_column
+from .fmt import count, sig
 
 OUTPUT = Path("reports") / "showcase.html"
 STATUS_COLOURS = {"operational": "#2e7d32", "degraded": "#f9a825", "failed": "#c62828"}
 BEFORE, AFTER = "#90a4ae", "#1565c0"
 
 
+CONFIG_COLOURS = ("#90a4ae", "#1565c0", "#2e7d32", "#6a1b9a")
+
+
 def _e(value) -> str:
 	return html.escape(str(value))
+
+
+class _Raw(str):
+	"""A table cell that is already HTML."""
+
+
+def _cell_text(value) -> str:
+	if isinstance(value, bool) or value is None:
+		return "-" if value is None else ("yes" if value else "no")
+	if isinstance(value, int):
+		return count(value)
+	if isinstance(value, float):
+		return sig(value)
+	return str(value)
+
+
+def html_table(headers: list[str], rows: list[list]) -> str:
+	"""An HTML table: text left-aligned, numeric columns right-aligned, numbers to 3 significant digits."""
+	texts = [[c if isinstance(c, _Raw) else _cell_text(c) for c in row] for row in rows]
+	right = [
+		is_numeric_column([r[i] for r in texts if not isinstance(r[i], _Raw)]) for i in range(len(headers))
+	]
+	head = "".join(f'<th class="{"num" if right[i] else "txt"}">{_e(h)}</th>' for i, h in enumerate(headers))
+	body = "".join(
+		"<tr>"
+		+ "".join(
+			f'<td class="{"num" if right[i] else "txt"}">{c if isinstance(c, _Raw) else _e(c)}</td>'
+			for i, c in enumerate(row)
+		)
+		+ "</tr>"
+		for row in texts
+	)
+	return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _flatten(value, prefix: str = "") -> list[tuple[str, object]]:
+	if isinstance(value, dict) and value:
+		out: list[tuple[str, object]] = []
+		for k, v in value.items():
+			out += _flatten(v, f"{prefix}.{k}" if prefix else str(k))
+		return out
+	if isinstance(value, dict):
+		return [(prefix, "-")]
+	if isinstance(value, list | tuple):
+		parts = [
+			"; ".join(f"{k}={_cell_text(v)}" for k, v in _flatten(item))
+			if isinstance(item, dict)
+			else _cell_text(item)
+			for item in value
+		]
+		return [(prefix, ", ".join(parts) or "-")]
+	return [(prefix, value)]
+
+
+def key_values(data: dict) -> str:
+	"""Nested plain data as "key: value" lines (dotted keys), numbers to 3 significant digits."""
+	pairs = _flatten(data) if data else []
+	if not pairs:
+		return "-"
+	return "<br>".join(f"{_e(k)}: {_e(_cell_text(v))}" for k, v in pairs)
 
 
 def latency_chart(before: dict | None, after: dict | None) -> str:
@@ -147,23 +212,34 @@ def _baseline_table(before: dict | None, after: dict | None, compare: dict | Non
 	verdicts = {r["operation"]: r for r in (compare or {}).get("operations", [])}
 	names = list((before or after or {}).get("operations", {}))
 	for name in names:
-		cells = [_e(name)]
+		cells: list = [name]
 		for data in (before, after):
 			op = (data or {}).get("operations", {}).get(name)
 			if op and op.get("status") == "measured":
-				rows_read = "-" if op.get("rows_examined") is None else f"{op['rows_examined']:,}"
-				cells.append(f"{op['p50_ms']:.3f} / {op['p95_ms']:.3f}")
-				cells.append(f"{op['queries']} / {rows_read}")
+				cells += [op["p50_ms"], op["p95_ms"], op["queries"], op.get("rows_examined")]
 			else:
-				cells += [f"not measured: {_e((op or {}).get('reason', 'absent'))}", ""]
+				cells += [f"not measured: {(op or {}).get('reason', 'absent')}", "", "", ""]
 		v = verdicts.get(name)
-		cells.append(f"{v['ratio']:.2f}x {v['verdict']}" if v and v.get("ratio") is not None else "-")
-		rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-	head = (
-		"<tr><th>operation</th><th>before p50 / p95 ms</th><th>before queries / rows read</th>"
-		"<th>after p50 / p95 ms</th><th>after queries / rows read</th><th>after / before</th></tr>"
-	)
-	return f"<table>{head}{''.join(rows)}</table>"
+		if v and v.get("ratio") is not None:
+			cells += [v.get("change") or speed_words(v["ratio"]), _decided_by(v), v["verdict"]]
+		else:
+			cells += ["-", "-", (v or {}).get("verdict", "-")]
+		rows.append(cells)
+	return html_table(
+		["operation", "before p50 ms", "before p95 ms", "before queries", "before rows read", "after p50 ms",
+			"after p95 ms", "after queries", "after rows read", "after / before", "decided by", "verdict"],
+		rows,
+	)  # fmt: skip
+
+
+def _decided_by(row: dict) -> str:
+	"""The rule a baselines verdict used: its bootstrap interval and threshold, or its tolerance."""
+	if row.get("method") == "bootstrap":
+		low, high = row["interval"]
+		return f"95 % interval {sig(low)}-{sig(high)}x, effect >= {sig(1 + row['threshold'])}x"
+	if row.get("threshold") is not None:
+		return f"±{sig(row['threshold'] * 100)} % (no runs recorded)"
+	return "-"
 
 
 def _readiness_table(report: dict | None) -> str:
@@ -172,16 +248,237 @@ def _readiness_table(report: dict | None) -> str:
 	rows = []
 	for c in report["components"]:
 		colour = STATUS_COLOURS[c["status"]]
-		evidence = _e(json.dumps(c["evidence"], default=str))
 		rows.append(
-			f'<tr><td>{_e(c["component"])}</td><td style="color:{colour}"><b>{_e(c["status"])}</b></td>'
-			f"<td><code>{evidence}</code></td><td>{_e(c['recommendation'] or '-')}</td></tr>"
-		)
+			[
+				c["component"], _Raw(f'<b style="color:{colour}">{_e(c["status"])}</b>'),
+				_Raw(key_values(c["evidence"])), c["recommendation"] or "-",
+			]
+		)  # fmt: skip
+	return html_table(["component", "status", "evidence", "recommendation"], rows)
+
+
+# ---------------------------------------------------------------- requests over HTTP
+
+
+def bars_chart(groups: list[tuple[str, list[tuple[str, float | None]]]], unit: str, label: str) -> str:
+	"""Horizontal bars on a linear axis: per group (an endpoint) one bar per series (a configuration)."""
+	values = [v for _g, series in groups for _s, v in series if v]
+	if not values:
+		return f"<p>No {_e(label)} was measured.</p>"
+	top = max(values)
+	label_w, plot_w, bar_h, gap = 150, 460, 14, 12
+	names = list(dict.fromkeys(s for _g, series in groups for s, _v in series))
+	colour = {s: CONFIG_COLOURS[i % len(CONFIG_COLOURS)] for i, s in enumerate(names)}
+	height = 34 + sum(len(series) * bar_h + gap for _g, series in groups) + 10
+	parts = [
+		f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + plot_w + 120}" height="{height}" role="img" '
+		f'aria-label="{_e(label)}" font-family="sans-serif" font-size="12">'
+	]
+	x = label_w
+	for s in names:
+		parts.append(f'<rect x="{x}" y="6" width="12" height="12" fill="{colour[s]}"/>')
+		parts.append(f'<text x="{x + 16}" y="16">{_e(s)}</text>')
+		x += 30 + 7 * len(s)
+	y = 30
+	for group, series in groups:
+		parts.append(f'<text x="{label_w - 8}" y="{y + 11}" text-anchor="end">{_e(group)}</text>')
+		for s, v in series:
+			if v:
+				w = max(1.0, plot_w * v / top)
+				parts.append(
+					f'<rect x="{label_w}" y="{y}" width="{w:.1f}" height="{bar_h - 2}" fill="{colour[s]}">'
+					f"<title>{_e(group)}, {_e(s)}: {sig(v)} {_e(unit)}</title></rect>"
+				)
+				parts.append(f'<text x="{label_w + w + 4:.1f}" y="{y + 10}">{sig(v)} {_e(unit)}</text>')
+			else:
+				parts.append(f'<text x="{label_w + 4}" y="{y + 10}" fill="#888">{_e(s)}: not measured</text>')
+			y += bar_h
+		y += gap
+	parts.append("</svg>")
+	return "".join(parts)
+
+
+def requests_section(data: dict | None) -> str:
+	"""The headline: req/s and latency per endpoint and configuration, from real HTTP requests."""
+	if not data or not data.get("rows"):
+		return "<p>The requests step did not run: no HTTP figures.</p>"
+	rows = data["rows"]
+	endpoints = list(dict.fromkeys(r["endpoint"] for r in rows))
+
+	def groups(key):
+		return [(e, [(r["configuration"], r[key]) for r in rows if r["endpoint"] == e]) for e in endpoints]
+
+	table = []
+	for e in endpoints:
+		for r in (r for r in rows if r["endpoint"] == e):
+			cpu = r["cpu_ms_per_request"]
+			cache = r.get("cache")
+			hits = (
+				"-"
+				if cache is None
+				else f"{sig(100 * cache['hits'] / max(1, cache['hits'] + cache['misses']))} %"
+			)
+			table.append(
+				[e, r["configuration"], r["requests"], r["rps"], r["p50_ms"], r["p95_ms"], r["p99_ms"],
+					_cpu(cpu["server"]), _cpu(cpu["redis"]), _cpu(cpu["mariadb"]), hits,
+					", ".join(f"{k} x {count(v)}" for k, v in r["statuses"].items()), r.get("recorded")]
+			)  # fmt: skip
+		l1 = data.get("l1_row") or {}
+		table.append([e, f"{l1.get('configuration', 'L1 tier')} *"] + ["-"] * 11)
+	comparisons = [
+		[c["endpoint"], c["configuration"], c["change"],
+			f"{sig(c['interval'][0])}-{sig(c['interval'][1])}x (effect >= {sig(1 + c['min_effect'])}x)", c["verdict"]]
+		for c in data.get("comparisons", [])
+	]  # fmt: skip
+	st = data.get("settings", {})
+	env = data.get("environment") or {}
+	notes = "".join(f"<li>{_e(k)} CPU: {_e(v)}</li>" for k, v in (data.get("cpu_notes") or {}).items())
 	return (
-		"<table><tr><th>component</th><th>status</th><th>evidence</th><th>recommendation</th></tr>"
-		+ "".join(rows)
-		+ "</table>"
+		f"<p>{_e(st.get('clients'))} keep-alive clients as {_e(st.get('users'))} users against a local read API "
+		f"server (one process per configuration, 127.0.0.1); per configuration and endpoint at most "
+		f"{_e(count(st.get('max_requests')))} requests or {_e(st.get('max_seconds'))} s; each request asks about "
+		f"one of {_e(count(st.get('members_drawn')))} members. Latencies are client round trips. Measured on "
+		f"{_e(env.get('cpu_count'))} cores, {_e(env.get('platform'))}, load average {_e(env.get('load_average'))} "
+		"before the step.</p>"
+		+ bars_chart(groups("rps"), "req/s", "requests per second")
+		+ bars_chart(groups("p95_ms"), "ms", "p95 latency")
+		+ html_table(
+			[
+				"endpoint",
+				"configuration",
+				"requests",
+				"req/s",
+				"p50 ms",
+				"p95 ms",
+				"p99 ms",
+				"server CPU ms/req",
+				"Redis CPU ms/req",
+				"MariaDB CPU ms/req",
+				"cache hits",
+				"statuses",
+				"recorded by the hook",
+			],
+			table,
+		)  # fmt: skip
+		+ f"<p>* {_e((data.get('l1_row') or {}).get('note', ''))}</p>"
+		+ "<p>p50 against the first configuration (a verdict needs the 95 % bootstrap interval of the ratio "
+		"to exclude 1 and a change of at least the effect shown):</p>"
+		+ html_table(
+			["endpoint", "configuration", "change", "95 % interval of the ratio", "verdict"], comparisons
+		)
+		+ "<p>CPU per request: the server process (psutil), Redis (INFO cpu), MariaDB (its mariadbd process). "
+		"Redis and MariaDB are shared: their figures include other clients' work in the same interval.</p>"
+		+ (f"<ul>{notes}</ul>" if notes else "")
 	)
+
+
+def _cpu(value) -> str:
+	return sig(value, missing="n/m")
+
+
+# ---------------------------------------------------------------- the other steps as tables
+
+
+def indexes_section(results: list | None) -> str:
+	if not results:
+		return "<p>The index step did not run.</p>"
+	rows = [
+		[r["index"], r["before"]["table_rows"], r["before"]["p50_ms"], r["after"]["p50_ms"],
+			f"{r['before']['access_type']} -> {r['after']['access_type']}", r.get("change") or "-",
+			r.get("verdict") or r.get("note") or "-"]
+		for r in results
+	]  # fmt: skip
+	runs = results[0].get("runs")
+	effect = results[0].get("min_effect")
+	rule = (
+		f"<p>From the p50 of {_e(runs)} probe runs each side; a change under {sig(1 + effect)}x either way is "
+		"'no clear change'.</p>"
+		if runs and effect is not None
+		else ""
+	)
+	return (
+		html_table(["index", "rows", "p50 before ms", "p50 after ms", "access", "change", "verdict"], rows)
+		+ rule
+	)
+
+
+def cache_section(cache: dict | None) -> str:
+	if not cache:
+		return "<p>The cache step did not run.</p>"
+	totals = cache.get("totals") or {}
+	rows = [
+		["median member summary, miss (computed)", cache.get("miss_median_ms"), "ms"],
+		["median member summary, hit", cache.get("hit_median_ms"), "ms"],
+		["hits against computing", cache.get("hit_speedup"), "x faster"],
+		["invalidate_doctype", cache.get("invalidate_ms"), "ms"],
+		["hits / misses in the step", f"{count(totals.get('hits'))} / {count(totals.get('misses'))}", ""],
+	]
+	return html_table(["figure", "value", "unit"], rows)
+
+
+def jobs_section(jobs: dict | None) -> str:
+	if not jobs:
+		return "<p>The jobs step did not run.</p>"
+	rows = []
+	for p, entry in (jobs.get("queue_status") or {}).get("priorities", {}).items():
+		counts = entry.get("counts", {})
+
+		def ms(v):
+			return None if v is None else v * 1000
+
+		rows.append(
+			[p, entry.get("cap"), (jobs.get("peak_in_use") or {}).get(p), counts.get("finished"), counts.get("failed"),
+				ms(entry.get("wait_p50")), ms(entry.get("wait_p95")), ms(entry.get("run_p50")), ms(entry.get("run_p95")),
+				entry.get("throughput_per_minute")]
+		)  # fmt: skip
+	failing = jobs.get("failing_on_purpose")
+	note = (
+		f"<p>{_e(failing)} jobs fail on purpose in the demo (they raise 'demo failure n'): each is retried "
+		"once, then counted as failed.</p>"
+		if failing
+		else ""
+	)
+	return (
+		f"<p>{count(jobs.get('jobs'))} jobs in {sig(jobs.get('seconds'))} s.</p>"
+		+ html_table(
+			[
+				"priority",
+				"cap",
+				"peak in use",
+				"finished",
+				"failed",
+				"wait p50 ms",
+				"wait p95 ms",
+				"run p50 ms",
+				"run p95 ms",
+				"jobs/min",
+			],
+			rows,
+		)  # fmt: skip
+		+ note
+	)
+
+
+def score_table(monitoring: dict | None) -> str:
+	if not monitoring or not monitoring.get("components"):
+		return ""
+	rows = [
+		[name, float(c["score"]), float(c["effective_weight"]), _Raw(key_values(c.get("inputs") or {}))]
+		for name, c in monitoring["components"].items()
+	]
+	return html_table(["component", "score", "weight", "from"], rows)
+
+
+def steps_table(step_seconds: dict | None) -> str:
+	if not step_seconds:
+		return "<p>No step times were recorded.</p>"
+	rows = [[name, seconds] for name, seconds in step_seconds.items()]
+	rows.append(["total", sum(step_seconds.values())])
+	return html_table(["step", "seconds"], rows)
+
+
+SHOWN = {"baselines", "baselines_files", "baselines_compare", "readiness", "dataset", "monitoring", "requests",
+	"indexes", "cache", "jobs", "step_seconds", "report"}  # fmt: skip
 
 
 def render(results: dict, *, title: str = "verenigingen: the performance layer at work") -> str:
@@ -190,7 +487,9 @@ def render(results: dict, *, title: str = "verenigingen: the performance layer a
 	before, after = baselines.get("before"), baselines.get("after")
 	readiness = results.get("readiness")
 	dataset = results.get("dataset", {})
-	env = (after or before or {}).get("environment", {})
+	env = (
+		(after or before or {}).get("environment") or (results.get("requests") or {}).get("environment") or {}
+	)
 	score = f"{readiness['score']:.1f} / 100" if readiness else "not measured"
 	monitoring = results.get("monitoring")
 	perf_score = (
@@ -198,11 +497,9 @@ def render(results: dict, *, title: str = "verenigingen: the performance layer a
 		if monitoring and monitoring.get("score") is not None
 		else "not measured"
 	)
-	others = {
-		k: v for k, v in results.items() if k not in ("baselines", "readiness", "dataset", "baselines_files")
-	}
+	others = {k: v for k, v in results.items() if k not in SHOWN}
 	other_html = "".join(
-		f"<details><summary>{_e(k)}</summary><pre>{_e(json.dumps(v, indent=2, default=str))}</pre></details>"
+		f"<h3>{_e(k)}</h3>" + html_table(["figure", "value"], [[a, b] for a, b in _flatten(v)])
 		for k, v in others.items()
 	)
 	counts = dataset.get("counts", {})
@@ -211,8 +508,9 @@ def render(results: dict, *, title: str = "verenigingen: the performance layer a
 <style>
 body {{ font-family: sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }}
 table {{ border-collapse: collapse; margin: 1em 0; font-size: 13px; }}
-td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }}
-code {{ font-size: 11px; word-break: break-all; }}
+td, th {{ border: 1px solid #ccc; padding: 4px 8px; vertical-align: top; }}
+.txt {{ text-align: left; }}
+.num {{ text-align: right; font-variant-numeric: tabular-nums; }}
 .score {{ font-size: 2em; font-weight: bold; }}
 </style></head><body>
 <h1>{_e(title)}</h1>
@@ -221,18 +519,28 @@ Dataset: {_e(f"{dataset.get('members', 0):,}")} members (seed {_e(dataset.get("s
 {_e(", ".join(f"{k} {v:,}" for k, v in counts.items()))}.
 MariaDB {_e(env.get("mariadb"))}, Redis {_e(env.get("redis"))}, Python {_e(env.get("python"))},
 {_e(env.get("cpu_count"))} cores.</p>
+<h2>Requests over HTTP</h2>
+{requests_section(results.get("requests"))}
 <h2>Latency before and after the index catalogs</h2>
 {latency_chart(before, after)}
 {_baseline_table(before, after, results.get("baselines_compare"))}
+<h2>Index catalogs, probe by probe</h2>
+{indexes_section(results.get("indexes"))}
+<h2>Cache</h2>
+{cache_section(results.get("cache"))}
+<h2>Jobs</h2>
+{jobs_section(results.get("jobs"))}
 <h2>Performance score</h2>
 <p class="score">{_e(perf_score)}</p>
 {score_chart(monitoring)}
+{score_table(monitoring)}
 <h2>Readiness</h2>
 <p class="score">{_e(score)}</p>
 {readiness_chart(readiness)}
 {_readiness_table(readiness)}
-<h2>Other figures of the run</h2>
-{other_html or "<p>None.</p>"}
+<h2>Time per step</h2>
+{steps_table(results.get("step_seconds"))}
+{f"<h2>Other figures of the run</h2>{other_html}" if other_html else ""}
 </body></html>
 """
 

@@ -52,12 +52,32 @@ class DuplicateEntryError(ValidationError):
 	http_status_code = 409
 
 
+class NotFound(Exception):
+	http_status_code = 404
+
+
+class IncorrectSitePath(NotFound):
+	"""frappe.exceptions.IncorrectSitePath: raised by frappe.init for a site without site_config.json."""
+
+
 class TooManyRequestsError(Exception):
 	http_status_code = 429
 
 
 class AuthenticationError(Exception):
 	http_status_code = 401
+
+
+class CharacterLengthExceededError(ValidationError):
+	"""frappe.exceptions.CharacterLengthExceededError: a value is longer than its varchar column."""
+
+
+class QueryTimeoutError(Exception):
+	"""frappe.exceptions.QueryTimeoutError: Database.sql raises it, ``from`` PyMySQL's error, for ER_LOCK_WAIT_TIMEOUT."""
+
+
+class QueryDeadlockError(Exception):
+	"""frappe.exceptions.QueryDeadlockError: Database.sql raises it, ``from`` PyMySQL's error, for ER_LOCK_DEADLOCK."""
 
 
 class FrappeTypeError(TypeError):
@@ -167,6 +187,30 @@ def has_permission(doctype=None, ptype="read", doc=None, user=None, throw=False,
 	return allowed
 
 
+def init(site: str, sites_path: str = ".", new_site: bool = False, force: bool = False) -> None:
+	"""frappe.init: the double has one site, the one ``_double.connect`` connected (a test's
+	namespace); it stays initialised. Any other site does not exist, as Frappe's get_site_config
+	says for a site folder without site_config.json."""
+	_double.lifecycle.append(("init", site))
+	if site != getattr(local, "site", None) and not new_site:
+		raise IncorrectSitePath(f"{site} does not exist")
+
+
+def connect(site: str | None = None, db_name: str | None = None, set_admin_as_user: bool = True) -> None:
+	"""frappe.connect: the double's database is already connected; like Frappe, become Administrator."""
+	if site:
+		init(site)
+	_double.lifecycle.append(("connect", site))
+	if set_admin_as_user:
+		set_user("Administrator")
+
+
+def destroy() -> None:
+	"""frappe.destroy: Frappe closes the connection and releases frappe.local; the double keeps its
+	one connection for the test that owns it and only records the call."""
+	_double.lifecycle.append(("destroy", getattr(local, "site", None)))
+
+
 def set_user(username: str) -> None:
 	"""frappe.set_user: change the session user (and drop per-user flags)."""
 	session.user = username
@@ -261,8 +305,37 @@ def get_traceback(with_context=False) -> str:
 	return traceback.format_exc()
 
 
-def log_error(title=None, message=None, reference_doctype=None, reference_name=None, **kwargs):
-	_double.error_log.append(_dict(title=title, message=message or get_traceback()))
+def log_error(title=None, message=None, reference_doctype=None, reference_name=None, *, defer_insert=False):
+	"""frappe.log_error (frappe/utils/error.py, v15): insert an Error Log row in the current
+	transaction, so it is lost if that transaction rolls back or never commits. As in Frappe, a
+	multi-line title given with a message is the traceback (the two are swapped), the traceback
+	defaults to the exception in flight, and a title (the ``method`` Data field) over 140
+	characters is refused. The row's owner is the session user."""
+	traceback = None
+	if message:
+		if "\n" in title:
+			traceback, title = title, message
+		else:
+			traceback = message
+	title = title or "Error"
+	traceback = str(traceback or get_traceback(with_context=True))
+	if not db:
+		print(f"Failed to log error in db: {title}")
+		return None
+	for field, value in (
+		("method", title),
+		("reference_doctype", reference_doctype),
+		("reference_name", reference_name),
+	):
+		if value is not None and len(str(value)) > 140:
+			raise CharacterLengthExceededError(f"Error Log: {field} is longer than 140 characters")
+	name = generate_hash(length=10)
+	db.sql(
+		"INSERT INTO `tabError Log` (name, creation, modified, owner, modified_by, method, error,"
+		" reference_doctype, reference_name) VALUES (%s, NOW(6), NOW(6), %s, %s, %s, %s, %s, %s)",
+		(name, session.user, session.user, title, traceback, reference_doctype, reference_name),
+	)
+	return _dict(doctype="Error Log", name=name, method=title, error=traceback)
 
 
 from . import _double  # noqa: E402

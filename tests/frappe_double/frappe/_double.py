@@ -1,6 +1,7 @@
 """Controls of the frappe test double (not part of Frappe's API)."""
 
 import json
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import frappe
 user_roles: dict[str, set[str]] = {}
 records: dict[str, dict[str, dict]] = {}  # doctype -> name -> values, for DocTypes without a table here
 error_log: list = []
+lifecycle: list = []  # ("init", site), ("connect", site), ("destroy", site) calls, in order
 queues = {"short", "default", "long"}
 enqueue_handler: Callable | None = None
 _extra_hooks: dict[str, list] = {}
@@ -17,27 +19,42 @@ _doctype_perms: dict[str, list[dict]] | None = None
 APP_DOCTYPE_DIR = Path(__file__).resolve().parents[3] / "verenigingen" / "verenigingen" / "doctype"
 
 
+# frappe/core/doctype/error_log/error_log.json (v15): the fields of the table frappe.log_error writes to
+ERROR_LOG_META = {
+	"name": "Error Log",
+	"fields": [
+		{"fieldname": "seen", "fieldtype": "Check"},
+		{"fieldname": "method", "fieldtype": "Data"},
+		{"fieldname": "error", "fieldtype": "Code"},
+		{"fieldname": "reference_doctype", "fieldtype": "Link"},
+		{"fieldname": "reference_name", "fieldtype": "Data"},
+		{"fieldname": "trace_id", "fieldtype": "Data"},
+	],
+}
+
 EmptyQueryValues = object()  # frappe.database.database.EmptyQueryValues: "no values given"
 
 
 class CallbackManager:
-	"""frappe.utils.CallbackManager: run callbacks once, in order, then forget them."""
+	"""frappe.utils.CallbackManager: run callbacks once, in order, then forget them (no len(), as in v15)."""
+
+	__slots__ = ("_functions",)
 
 	def __init__(self):
-		self._functions = []
+		self._functions = deque()
 
 	def add(self, func: Callable) -> None:
 		self._functions.append(func)
 
+	def __call__(self, func: Callable) -> None:
+		self.add(func)
+
 	def run(self) -> None:
 		while self._functions:
-			self._functions.pop(0)()
+			self._functions.popleft()()
 
 	def reset(self) -> None:
 		self._functions.clear()
-
-	def __len__(self) -> int:
-		return len(self._functions)
 
 
 class Database:
@@ -64,7 +81,9 @@ class Database:
 
 		Mirrors v15 Database.sql: values left out mean none; anything that is not a tuple, dict or
 		list (an explicit None included) becomes a one-element tuple, so ``sql(q, None)`` on a
-		query without placeholders fails in PyMySQL as on a real site."""
+		query without placeholders fails in PyMySQL as on a real site. A lock wait timeout (1205)
+		or deadlock (1213) is re-raised as frappe.QueryTimeoutError / QueryDeadlockError from
+		PyMySQL's error, as ``Database.sql`` does (frappe/database/database.py, is_timedout)."""
 		if values is EmptyQueryValues:
 			values = None
 		elif not isinstance(values, tuple | dict | list):
@@ -72,13 +91,26 @@ class Database:
 		import pymysql.cursors
 
 		stripped = query.strip().lower()
-		if stripped.startswith(("alter", "create", "drop", "truncate", "rename")) and self.transaction_writes:
-			raise frappe.ValidationError("ImplicitCommitError: DDL inside a transaction with pending writes")
-		if stripped.startswith(("insert", "update", "delete", "replace")):
+		# Database.check_transaction_status: statements that commit implicitly fail with pending
+		# writes; COMMIT and ROLLBACK statements reset the count; INSERT, UPDATE and DELETE add one.
+		if self.transaction_writes and stripped.startswith(
+			("start", "alter", "drop", "create", "begin", "truncate")
+		):
+			raise frappe.ValidationError("ImplicitCommitError: This statement can cause implicit commit")
+		if stripped.startswith(("commit", "rollback")):
+			self.transaction_writes = 0
+		if stripped[:6] in ("update", "insert", "delete"):
 			self.transaction_writes += 1
 		self.queries.append(query)
 		with self._conn.cursor(pymysql.cursors.DictCursor if as_dict else pymysql.cursors.Cursor) as cur:
-			cur.execute(query, values)
+			try:
+				cur.execute(query, values)
+			except pymysql.err.OperationalError as e:
+				if e.args[0] == 1213:  # ER_LOCK_DEADLOCK
+					raise frappe.QueryDeadlockError(e) from e
+				if e.args[0] == 1205:  # ER_LOCK_WAIT_TIMEOUT
+					raise frappe.QueryTimeoutError(e) from e
+				raise
 			rows = cur.fetchall()
 		if as_dict:
 			return [frappe._dict(r) for r in rows]
@@ -91,28 +123,53 @@ class Database:
 		self.commit()
 		self.sql(query)
 
+	def begin(self, *, read_only=False):
+		"""Mirrors v15 Database.begin: START TRANSACTION (READ ONLY under flags.read_only)."""
+		read_only = read_only or frappe.flags.read_only
+		self.sql(f"START TRANSACTION {'READ ONLY' if read_only else ''}")
+
 	def commit(self):
-		"""Mirrors v15 Database.commit: drop rollback callbacks, run before_commit, commit, after_commit."""
+		"""Mirrors v15 Database.commit: drop rollback callbacks, run before_commit, COMMIT, begin a
+		new transaction, run after_commit."""
 		self.before_rollback.reset()
 		self.after_rollback.reset()
 		self.before_commit.run()
-		self._conn.commit()
-		self.transaction_writes = 0
+		self.sql("commit")
+		self.begin()
 		self.after_commit.run()
 
 	def rollback(self, *, save_point=None, chain=None):
-		"""Mirrors v15 Database.rollback: drop commit callbacks, run before_rollback, roll back."""
+		"""Mirrors v15 Database.rollback: drop commit callbacks, run before_rollback, ROLLBACK, begin
+		a new transaction, run after_rollback."""
 		if save_point:
 			self.sql(f"rollback to savepoint {save_point}")
 			return
 		self.before_commit.reset()
 		self.after_commit.reset()
 		self.before_rollback.run()
-		self._conn.rollback()
-		self.transaction_writes = 0
+		self.sql("rollback")
+		self.begin()
 		self.after_rollback.run()
 
-	def table_exists(self, doctype: str) -> bool:
+	def set_value(
+		self, doctype, name, fieldname, value=None, modified=None, modified_by=None, update_modified=True,
+		debug=False,
+	):  # fmt: skip
+		"""frappe.db.set_value(doctype, name, field or {field: value}, ...): an UPDATE, no doc_events.
+		Like v15, ``modified``/``modified_by`` are set unless ``update_modified`` is False."""
+		values = dict(fieldname) if isinstance(fieldname, dict) else {fieldname: value}
+		if update_modified:
+			import datetime
+
+			values.setdefault("modified", modified or datetime.datetime.now())
+			values.setdefault("modified_by", modified_by or frappe.session.user)
+		if not self.table_exists(doctype):
+			frappe._double.records.setdefault(doctype, {}).setdefault(name, {}).update(values)
+			return
+		columns = ", ".join(f"`{k}`=%s" for k in values)
+		self.sql(f"UPDATE `tab{doctype}` SET {columns} WHERE name=%s", (*values.values(), name))
+
+	def table_exists(self, doctype: str, cached=True) -> bool:
 		rows = self.sql("SHOW TABLES LIKE %s", (f"tab{doctype}",))
 		return bool(rows)
 
@@ -157,6 +214,10 @@ def connect(db_settings: dict, redis_client, namespace: str) -> None:
 		except Exception as exc:  # an already-dead connection has nothing to release
 			error_log.append(frappe._dict(title="close", message=str(exc)))
 	frappe.db = Database(db_settings)
+	if not frappe.db.table_exists("Error Log"):  # a Frappe table, where frappe.log_error writes
+		from verenigingen.performance.schema import create_table_sql
+
+		frappe.db.sql(create_table_sql(ERROR_LOG_META))
 	frappe.cache = redis_client
 	frappe.local.site = namespace
 	frappe.conf.clear()
@@ -171,6 +232,7 @@ def reset() -> None:
 	user_roles.clear()
 	records.clear()
 	error_log.clear()
+	lifecycle.clear()
 	frappe.message_log.clear()
 	frappe.enqueued_jobs.clear()
 	frappe.flags.clear()

@@ -3,6 +3,7 @@
 * :mod:`.spec` - :class:`IndexSpec` and its :class:`Probe`
 * :mod:`.catalog` - the performance and SEPA catalogs
 * :mod:`.manager` - :class:`IndexManager` (inspect, plan, apply, verify, measure, rollback)
+* :mod:`.ddl` - how its DDL runs: no pending writes, no old transactions, bounded lock waits
 * :mod:`.changelog` - the "Index Change Log" table
 * :mod:`.redundancy` - duplicate and left-prefix indexes
 """

@@ -7,7 +7,6 @@ so an unknown DocType, column or index is refused before any statement is built 
 
 import math
 import statistics
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -18,23 +17,25 @@ from ..defaults import (
 	INDEX_LOCK_WAIT_TIMEOUT,
 	INDEX_MEASURE_REPEATS,
 	INDEX_MIN_ROWS_FOR_COMPARISON,
+	INDEX_OLD_TRANSACTION_SECONDS,
 )
 from ..exceptions import (
 	IndexApplyError,
 	IndexConflictError,
 	InvalidIndexSpecError,
+	MetadataLockTimeoutError,
 	OnlineDDLUnsupportedError,
-	PendingWritesError,
 	UnknownColumnError,
 	UnknownDocTypeError,
 )
+from ..locks import LockHolder, error_code, seconds_value
 from .changelog import ChangeLog
+from .ddl import OnlineDDL
 from .redundancy import IndexInfo, RedundantIndex, find_redundant, table_indexes
 from .spec import IndexSpec, drop_index_sql
 
 # MariaDB/MySQL: "ALGORITHM=INPLACE/LOCK=NONE is not supported" (with and without a reason).
 ONLINE_DDL_UNSUPPORTED_CODES = (1845, 1846)
-ACCESS_DENIED_CODES = (1142, 1227)
 
 # Plan actions.
 CREATE = "create"
@@ -45,11 +46,6 @@ MISSING_COLUMN = "missing_column"
 BLOCKING = (CONFLICT, MISSING_COLUMN)
 
 Progress = Callable[[int, int, float, str], None]  # (step, steps, fraction of this step, label)
-
-
-def _error_code(exc: BaseException) -> int | None:
-	args = getattr(exc, "args", ())
-	return args[0] if args and isinstance(args[0], int) else None
 
 
 @dataclass(frozen=True)
@@ -186,13 +182,24 @@ class VerifyResult:
 
 @dataclass
 class IndexManager:
-	"""Index operations on one database. ``user`` is who the change log records as acting."""
+	"""Index operations on one database. ``user`` is who the change log records as acting.
+
+	Its DDL waits at most ``lock_wait_timeout`` seconds for a metadata lock and then fails naming
+	the connection that holds it. Before an online ALTER TABLE, transactions open for
+	``old_transaction_seconds`` or longer on the database stop it (they would hold it up at its
+	start and its end, and every statement on the table behind it) unless the caller says to wait.
+	"""
 
 	db: Database
 	user: str = "Administrator"
 	min_rows_for_comparison: int = INDEX_MIN_ROWS_FOR_COMPARISON
 	lock_wait_timeout: int = INDEX_LOCK_WAIT_TIMEOUT
+	old_transaction_seconds: float = INDEX_OLD_TRANSACTION_SECONDS
 	_tables: dict = field(default_factory=dict, repr=False)
+
+	def __post_init__(self) -> None:
+		self.lock_wait_timeout = seconds_value(self.lock_wait_timeout, "lock_wait_timeout")
+		seconds_value(self.old_transaction_seconds, "old_transaction_seconds")
 
 	# ------------------------------------------------------------------ catalog checks
 
@@ -204,6 +211,19 @@ class IndexManager:
 				(tname,),
 			)
 		)
+
+	def estimated_rows(self, tables: Iterable[str]) -> dict[str, int]:
+		"""The storage engine's estimate of each existing table's rows (``information_schema``, no scan)."""
+		names = sorted({validate_identifier(t, "table") for t in tables})
+		if not names:
+			return {}
+		marks = ", ".join(["%s"] * len(names))
+		rows = self.db.sql(
+			"SELECT table_name, table_rows FROM information_schema.tables "
+			f"WHERE table_schema=DATABASE() AND table_name IN ({marks})",
+			tuple(names),
+		)
+		return {name: int(count or 0) for name, count in rows}
 
 	def inspect(self, doctype: str) -> TableInfo:
 		"""Columns and indexes of a DocType's table; UnknownDocTypeError if there is no such table."""
@@ -352,67 +372,21 @@ class IndexManager:
 
 	# ------------------------------------------------------------------ apply
 
+	@property
+	def _ddl(self) -> OnlineDDL:
+		return OnlineDDL(self.db, self.lock_wait_timeout, self.old_transaction_seconds)
+
 	def pending_writes(self) -> bool | None:
 		"""Does this connection's transaction hold uncommitted writes? None if the server won't say."""
-		own = getattr(self.db, "pending_writes", None)
-		if callable(own):
-			return bool(own())
-		try:
-			rows = self.db.sql(
-				"SELECT trx_rows_modified FROM information_schema.innodb_trx "
-				"WHERE trx_mysql_thread_id = CONNECTION_ID()"
-			)
-		except Exception as exc:
-			if _error_code(exc) in ACCESS_DENIED_CODES:
-				return None
-			raise
-		return bool(rows and int(rows[0][0]) > 0)
+		return self._ddl.pending_writes()
 
-	def _refuse_pending_writes(self) -> None:
-		if self.pending_writes():
-			raise PendingWritesError(
-				"the connection has uncommitted writes: commit or roll back before index DDL "
-				"(DDL would commit them implicitly)"
-			)
+	def open_transactions(self, tables: Iterable[str]) -> list[LockHolder]:
+		"""Other connections' transactions open for ``old_transaction_seconds`` or longer on this
+		database (on ``tables``, where METADATA_LOCK_INFO can tell): they would block DDL on them."""
+		return self._ddl.open_transactions(tables)
 
-	def _run_ddl(self, sql: str, on_fraction: Callable[[float], None] | None) -> float:
-		"""Run one DDL statement; report MariaDB's progress of it while it runs. Return milliseconds."""
-		poller = None
-		stop = threading.Event()
-		clone = getattr(self.db, "clone", None)
-		connection = getattr(self.db, "connection", None)
-		if on_fraction is not None and callable(clone) and connection is not None:
-			thread_id = connection.thread_id()
-			poller = threading.Thread(
-				target=self._poll_progress, args=(clone, thread_id, stop, on_fraction), daemon=True
-			)
-			poller.start()
-		start = time.perf_counter()
-		try:
-			self.db.ddl(sql)
-		finally:
-			stop.set()
-			if poller is not None:
-				poller.join(timeout=5)
-		return (time.perf_counter() - start) * 1000
-
-	@staticmethod
-	def _poll_progress(clone, thread_id: int, stop: threading.Event, on_fraction) -> None:
-		# MariaDB reports PROGRESS for copying ALTERs (and Aria/MyISAM); an in-place InnoDB ALTER
-		# stays at 0, so the bar then moves per index only.
-		watcher = clone(autocommit=True)
-		last = 0.0
-		try:
-			while not stop.wait(0.2):
-				rows = watcher.sql(
-					"SELECT progress FROM information_schema.processlist WHERE id=%s", (thread_id,)
-				)
-				fraction = min(1.0, float(rows[0][0]) / 100) if rows and rows[0][0] is not None else 0.0
-				if fraction > last:
-					last = fraction
-					on_fraction(fraction)
-		finally:
-			watcher.close()
+	def _run_ddl(self, sql: str, on_fraction: Callable[[float], None] | None, table: str) -> float:
+		return self._ddl.run(sql, table, on_fraction)
 
 	def apply(
 		self,
@@ -422,12 +396,16 @@ class IndexManager:
 		allow_locking: bool = False,
 		progress: Progress | None = None,
 		measure_repeats: int = INDEX_APPLY_MEASURE_REPEATS,
+		wait_for_transactions: bool = False,
 	) -> list[ChangeOutcome]:
 		"""Add the plan's missing indexes online, measuring each probe before and after.
 
 		A plan with conflicts or missing columns changes nothing (IndexConflictError). Each index
 		is re-checked just before its DDL, so applying the same plan twice is a no-op. If an
 		index fails, the indexes this call added are dropped again before the error is raised.
+		Transactions open for ``old_transaction_seconds`` on the database stop the apply before
+		any DDL (OpenTransactionsError) unless ``wait_for_transactions``; each DDL then waits at
+		most ``lock_wait_timeout`` for its metadata lock, and a timeout names the holder.
 		"""
 		problems = plan.problems
 		if problems:
@@ -446,28 +424,44 @@ class IndexManager:
 			return outcomes
 		if not creates:
 			return outcomes
-		self._refuse_pending_writes()
+		self._ddl.refuse_pending_writes()
+		if not wait_for_transactions:
+			tables = [i.spec.table for i in creates]
+			self._ddl.refuse_old_transactions(
+				tables, f"the online ALTER TABLE of {', '.join(dict.fromkeys(tables))}"
+			)
 		log = ChangeLog(self.db)
-		log.ensure()
-		self.db.sql("SET SESSION lock_wait_timeout = %s", (int(self.lock_wait_timeout),))
+		with self._ddl.bounded():
+			log.ensure()
+			return outcomes + self._create(creates, log, allow_locking, progress, measure_repeats)
+
+	def _create(
+		self, creates: list[PlanItem], log: ChangeLog, allow_locking: bool, progress, measure_repeats: int
+	) -> list[ChangeOutcome]:
+		outcomes: list[ChangeOutcome] = []
 		created: list[ChangeOutcome] = []
 		for step, item in enumerate(creates):
 			spec = item.spec
+			before = None
 			fresh = self._plan_one(spec, self.inspect(spec.doctype))
 			if fresh.action != CREATE:
 				if fresh.action in BLOCKING:
-					self._undo(created, log, f"index {spec.name}: {fresh.reason}")
+					failures = self._undo(created, log, f"index {spec.name}: {fresh.reason}")
+					if failures:
+						raise IndexApplyError(
+							f"{fresh.reason}; {_undo_summary(created, failures, 'this apply added')}"
+						)
 					raise IndexConflictError(
 						f"{fresh.reason}; the indexes this apply added were dropped again"
 					)
 				outcomes.append(ChangeOutcome(spec.name, spec.table, "skipped", fresh.reason))
 				continue
 			label = f"{spec.table}.{spec.name}"
-			if progress:
-				progress(step, len(creates), 0.0, label)
-			before = self._measure_quietly(spec, measure_repeats)
-			outcome = ChangeOutcome(spec.name, spec.table, "created", item.reason, before=before)
+			outcome = ChangeOutcome(spec.name, spec.table, "created", item.reason)
 			try:
+				if progress:
+					progress(step, len(creates), 0.0, label)
+				outcome.before = before = self._measure_quietly(spec, measure_repeats)
 				outcome.ddl, outcome.duration_ms, outcome.locking = self._add_index(
 					spec,
 					allow_locking,
@@ -475,32 +469,42 @@ class IndexManager:
 				)
 			except BaseException as exc:
 				outcome.action = "failed"
-				outcome.reason = str(exc)
+				outcome.reason = str(exc) or type(exc).__name__
 				outcome.log = log.record(
 					action="Apply", outcome="Failed", index_name=spec.name, user=self.user,
 					reference_doctype=spec.doctype, table=spec.table, columns=spec.columns, catalog=spec.catalog,
-					ddl=spec.add_index_sql(), before=_dict(before), error=str(exc),
+					ddl=spec.add_index_sql(), before=_dict(before), error=outcome.reason,
 				)  # fmt: skip
-				self._undo(created, log, f"index {spec.name} failed: {exc}")
-				if isinstance(exc, OnlineDDLUnsupportedError | IndexConflictError):
-					raise
-				if isinstance(exc, Exception):
-					raise IndexApplyError(
-						f"adding {spec.name} to {spec.table} failed: {exc}; "
-						f"{len(created)} index(es) added earlier in this apply were dropped again"
-					) from exc
-				raise
-			outcome.after = self._measure_quietly(spec, measure_repeats)
-			outcome.log = log.record(
-				action="Apply", outcome="Success", index_name=spec.name, user=self.user,
-				reference_doctype=spec.doctype, table=spec.table, columns=spec.columns, catalog=spec.catalog,
-				created_by_tool=True, duration_ms=outcome.duration_ms, ddl=outcome.ddl,
-				before=_dict(before), after=_dict(outcome.after),
-			)  # fmt: skip
+				failures = self._undo(created, log, f"index {spec.name} failed: {outcome.reason}")
+				_reraise(
+					exc,
+					failures,
+					f"adding {spec.name} to {spec.table} failed: {outcome.reason}; "
+					+ _undo_summary(created, failures, "added earlier in this apply"),
+				)
+			# The index exists from here on: whatever stops the apply now (a failed measurement, an
+			# interrupt) drops it again with the others, so the change log never misses an index.
 			created.append(outcome)
-			outcomes.append(outcome)
-			if progress:
-				progress(step, len(creates), 1.0, label)
+			try:
+				outcome.after = self._measure_quietly(spec, measure_repeats)
+				outcome.log = log.record(
+					action="Apply", outcome="Success", index_name=spec.name, user=self.user,
+					reference_doctype=spec.doctype, table=spec.table, columns=spec.columns, catalog=spec.catalog,
+					created_by_tool=True, duration_ms=outcome.duration_ms, ddl=outcome.ddl,
+					before=_dict(before), after=_dict(outcome.after),
+				)  # fmt: skip
+				outcomes.append(outcome)
+				if progress:
+					progress(step, len(creates), 1.0, label)
+			except BaseException as exc:
+				reason = str(exc) or type(exc).__name__
+				failures = self._undo(created, log, f"stopped after adding {spec.name}: {reason}")
+				_reraise(
+					exc,
+					failures,
+					f"the apply stopped after adding {spec.name} to {spec.table}: {reason}; "
+					+ _undo_summary(created, failures, "this apply added"),
+				)
 		return outcomes
 
 	def _measure_quietly(self, spec: IndexSpec, repeats: int) -> Measurement | None:
@@ -515,9 +519,11 @@ class IndexManager:
 	def _add_index(self, spec: IndexSpec, allow_locking: bool, on_fraction) -> tuple[str, float, bool]:
 		online = spec.add_index_sql(online=True)
 		try:
-			return online, self._run_ddl(online, on_fraction), False
+			return online, self._run_ddl(online, on_fraction, spec.table), False
+		except MetadataLockTimeoutError:
+			raise
 		except Exception as exc:
-			if _error_code(exc) not in ONLINE_DDL_UNSUPPORTED_CODES:
+			if error_code(exc) not in ONLINE_DDL_UNSUPPORTED_CODES:
 				raise
 			if not allow_locking:
 				raise OnlineDDLUnsupportedError(
@@ -525,18 +531,29 @@ class IndexManager:
 					f"{exc.args[-1]}. Run it in a maintenance window with allow_locking (--allow-locking)"
 				) from exc
 		locking = spec.add_index_sql(online=False)
-		return locking, self._run_ddl(locking, on_fraction), True
+		return locking, self._run_ddl(locking, on_fraction, spec.table), True
 
-	def _undo(self, created: list[ChangeOutcome], log: ChangeLog, why: str) -> None:
-		"""Drop the indexes an apply added before it failed, newest first, and log each drop."""
+	def _undo(self, created: list[ChangeOutcome], log: ChangeLog, why: str) -> list[tuple[str, str]]:
+		"""Drop the indexes an apply added before it failed, newest first, and log each drop.
+		Return (index, error) of those that could not be dropped (a lock holder still in the way)."""
+		failures = []
 		for outcome in reversed(created):
 			sql = drop_index_sql(outcome.table, outcome.index)
-			duration = self._run_ddl(sql, None)
+			try:
+				duration = self._run_ddl(sql, None, outcome.table)
+			except MetadataLockTimeoutError as exc:
+				failures.append((outcome.index, str(exc)))
+				log.record(
+					action="Rollback", outcome="Failed", index_name=outcome.index, user=self.user,
+					table=outcome.table, ddl=sql, error=f"apply stopped: {why}; the drop failed: {exc}",
+				)  # fmt: skip
+				continue
 			outcome.action = "dropped after failure"
 			log.record(
 				action="Rollback", outcome="Success", index_name=outcome.index, user=self.user,
 				table=outcome.table, duration_ms=duration, ddl=sql, error=f"apply stopped: {why}",
 			)  # fmt: skip
+		return failures
 
 	# ------------------------------------------------------------------ rollback
 
@@ -546,11 +563,13 @@ class IndexManager:
 		*,
 		dry_run: bool = False,
 		progress: Progress | None = None,
+		wait_for_transactions: bool = False,
 	) -> list[ChangeOutcome]:
 		"""Drop indexes this tool created (per the change log); ``index_names`` limits which.
 
 		An index whose columns changed since the tool created it, or that is gone, is left
 		alone and reported. Indexes the log does not show as the tool's are never dropped.
+		Old transactions and metadata lock waits are handled as in :meth:`apply`.
 		"""
 		wanted = None if index_names is None else {validate_identifier(n, "index name") for n in index_names}
 		log = ChangeLog(self.db)
@@ -562,9 +581,16 @@ class IndexManager:
 				raise UnknownColumnError(
 					f"the change log shows no index {', '.join(sorted(unknown))} created by this tool; nothing dropped"
 				)
-		if not dry_run:
-			self._refuse_pending_writes()
-			self.db.sql("SET SESSION lock_wait_timeout = %s", (int(self.lock_wait_timeout),))
+		if dry_run:
+			return self._drop(entries, log, True, progress)
+		self._ddl.refuse_pending_writes()
+		if not wait_for_transactions and entries:
+			tables = [validate_identifier(e.table_name, "table") for e in entries]
+			self._ddl.refuse_old_transactions(tables, f"the DROP INDEX on {', '.join(dict.fromkeys(tables))}")
+		with self._ddl.bounded():
+			return self._drop(entries, log, False, progress)
+
+	def _drop(self, entries: list, log: ChangeLog, dry_run: bool, progress) -> list[ChangeOutcome]:
 		outcomes = []
 		for step, entry in enumerate(entries):
 			current = table_indexes(self.db, validate_identifier(entry.table_name, "table"))
@@ -594,7 +620,7 @@ class IndexManager:
 				continue
 			if progress:
 				progress(step, len(entries), 0.0, entry.index_name)
-			duration = self._run_ddl(sql, None)
+			duration = self._run_ddl(sql, None, entry.table_name)
 			name = log.record(
 				action="Rollback", outcome="Success", index_name=entry.index_name, user=self.user,
 				reference_doctype=entry.reference_doctype, table=entry.table_name, columns=columns,
@@ -662,6 +688,30 @@ class IndexManager:
 			"counts": counts,
 			"indexes": items,
 		}
+
+
+def _undo_summary(created: list[ChangeOutcome], failures: list[tuple[str, str]], which: str) -> str:
+	if not created:
+		return "nothing was changed"
+	if not failures:
+		return f"{len(created)} index(es) {which} were dropped again"
+	names = ", ".join(name for name, _ in failures)
+	return (
+		f"{len(created) - len(failures)} of the {len(created)} index(es) {which} were "
+		f"dropped again; {names} could not be ({failures[0][1]}): drop it with rollback once that "
+		"connection has ended its transaction"
+	)
+
+
+def _reraise(exc: BaseException, failures: list, message: str) -> None:
+	"""Raise what stopped an apply, once the indexes it added are dropped again: the index manager's
+	own errors and interrupts (KeyboardInterrupt) as they are (unless an index could not be dropped),
+	any other error as IndexApplyError."""
+	if not isinstance(exc, Exception):
+		raise exc
+	if isinstance(exc, OnlineDDLUnsupportedError | IndexConflictError) and not failures:
+		raise exc
+	raise IndexApplyError(message) from exc
 
 
 def _cols(columns) -> str:

@@ -14,11 +14,8 @@ inside a site. The coordinator behaves the same over both.
 """
 
 import hashlib
-import importlib
 import json
-import re
 import time
-import uuid
 from collections.abc import Callable, Iterable, Mapping
 
 from .. import defaults
@@ -40,6 +37,7 @@ from .priority import (
 	RetryPolicy,
 	resolve_caps,
 )
+from .submission import METHOD_RE, Submission, check_job_id, check_timeout, prepare
 
 RQ_RUNNER = "verenigingen.performance.jobs.runner.run_rq_job"  # the runner standalone RQ workers import
 
@@ -47,8 +45,6 @@ TERMINAL = ("finished", "failed", "cancelled", "dependency_failed")
 PUBLIC_STATUSES = ("waiting", "delayed", "running", "finished", "failed", "cancelled", "dependency_failed")
 _PUBLIC = {"blocked": "waiting", "dispatched": "waiting"}
 
-_JOB_ID_RE = re.compile(r"^[A-Za-z0-9_\-]{1,100}$")
-_METHOD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)+$")
 _DEFAULT = object()
 
 
@@ -108,8 +104,8 @@ class JobCoordinator:
 			self.retry[Priority.parse(key)] = policy
 		self.timeouts = dict(DEFAULT_TIMEOUTS)
 		for key, seconds in (timeouts or {}).items():
-			self.timeouts[Priority.parse(key)] = self._check_timeout(seconds)
-		if not _METHOD_RE.match(runner or ""):
+			self.timeouts[Priority.parse(key)] = check_timeout(seconds)
+		if not METHOD_RE.match(runner or ""):
 			raise InvalidJobError(f"runner must be a dotted path, got {runner!r}")
 		self.runner = runner
 		for name, value in (("lease_ttl", lease_ttl), ("admission_ttl", admission_ttl)):
@@ -176,12 +172,6 @@ class JobCoordinator:
 		return f"{self._rq_prefix}-{job_id}-{token}"
 
 	# ------------------------------------------------------------------ submit
-	@staticmethod
-	def _check_timeout(seconds) -> int:
-		if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
-			raise InvalidJobError(f"timeout must be a number of seconds > 0, got {seconds!r}")
-		return seconds
-
 	def submit(
 		self,
 		method: str,
@@ -193,51 +183,36 @@ class JobCoordinator:
 		job_id: str | None = None,
 		timeout: float | None = None,
 		accept_dependency_failure: bool = False,
+		user: str | None = None,
 	) -> str:
 		"""Record a job and admit it to RQ as soon as a slot of its priority is free; return its id.
 
 		``method`` is a dotted path to an importable function, ``kwargs`` JSON-serialisable keyword
 		arguments. A ``job_id`` that is already waiting or running is returned without a second job.
 		``depends_on`` jobs must all finish first; if one fails for good or is cancelled this job ends
-		as ``dependency_failed`` without running, unless ``accept_dependency_failure``."""
-		priority = Priority.parse(priority)
-		self._check_method(method)
-		if kwargs is None:
-			kwargs = {}
-		if not isinstance(kwargs, Mapping) or not all(isinstance(k, str) for k in kwargs):
-			raise InvalidJobError(f"kwargs must be a mapping with text keys, got {kwargs!r}")
-		try:
-			kwargs_json = json.dumps(dict(kwargs), sort_keys=True)
-		except (TypeError, ValueError) as exc:
-			raise InvalidJobError(f"kwargs of {method} must be JSON-serialisable: {exc}") from exc
-		if job_id is None:
-			job_id = uuid.uuid4().hex
-		self._check_job_id(job_id)
-		if isinstance(depends_on, str):
-			depends_on = (depends_on,)
-		deps = list(dict.fromkeys(depends_on))
-		for dep in deps:
-			self._check_job_id(dep, "dependency id")
-		if job_id in deps:
-			raise InvalidJobError(f"job {job_id} cannot depend on itself")
-		policy = retry if retry is not None else self.retry[priority]
-		if not isinstance(policy, RetryPolicy):
-			raise InvalidJobError(f"retry must be a RetryPolicy, got {policy!r}")
-		timeout = self._check_timeout(timeout) if timeout is not None else self.timeouts[priority]
+		as ``dependency_failed`` without running, unless ``accept_dependency_failure``. ``user`` is
+		who submitted it: opaque text kept with the job, handed to the runner's hooks with every
+		attempt (a bench runs the attempt as that user) and shown by :meth:`status`."""
+		job = self._prepare(
+			method, kwargs, priority, depends_on, retry, job_id, timeout, accept_dependency_failure, user
+		)
+		priority, job_id, deps = job.priority, job.job_id, job.deps
 		now = self.clock()
 		fields = {
 			"job_id": job_id,
 			"method": method,
-			"kwargs": kwargs_json,
+			"kwargs": job.kwargs_json,
 			"priority": priority.value,
 			"submitted": repr(now),
-			"max_retries": policy.max_retries,
-			"first_interval": repr(float(policy.first_interval)),
-			"backoff": repr(float(policy.backoff)),
-			"timeout": repr(float(timeout)),
+			"max_retries": job.policy.max_retries,
+			"first_interval": repr(float(job.policy.first_interval)),
+			"backoff": repr(float(job.policy.backoff)),
+			"timeout": repr(float(job.timeout)),
 			"depends_on": json.dumps(deps),
 			"accept_dependency_failure": "1" if accept_dependency_failure else "0",
 		}
+		if user is not None:
+			fields["user"] = user
 		keys = [
 			self._job_key(job_id),
 			self._key("waiting", priority.value),
@@ -264,34 +239,59 @@ class JobCoordinator:
 			args += [field, value]
 		outcome, detail, timeout_text = (_text(x) for x in self._scripts["SUBMIT"](keys=keys, args=args))
 		if outcome == "unknown":
-			raise UnknownDependencyError(
-				f"job {job_id} depends on {deps[int(detail)]!r}, which the coordinator does not know "
-				"(never submitted, or its record expired)"
-			)
+			raise self._unknown_dependency(job_id, deps[int(detail)])
 		if outcome == "admitted":  # it took a free slot at once: hand it to RQ
 			self._send(priority, job_id, int(detail), float(timeout_text))
 		elif outcome == "waiting" and detail == "1":  # a slot is free, other jobs wait before this one
 			self.dispatch()
 		return job_id
 
-	@staticmethod
-	def _check_job_id(job_id, what: str = "job_id") -> None:
-		if not isinstance(job_id, str) or not _JOB_ID_RE.match(job_id):
-			raise InvalidJobError(f"{what} {job_id!r} must be 1 to 100 letters, digits, '_' or '-'")
+	def check_submission(
+		self,
+		method: str,
+		kwargs: Mapping | None = None,
+		*,
+		priority=Priority.NORMAL,
+		depends_on: Iterable[str] = (),
+		retry: RetryPolicy | None = None,
+		job_id: str | None = None,
+		timeout: float | None = None,
+		accept_dependency_failure: bool = False,
+		user: str | None = None,
+		pending: Iterable[str] = (),
+	) -> None:
+		"""Raise what :meth:`submit` would raise for these arguments, recording nothing: bad input
+		(InvalidJobError) or a dependency the coordinator does not know (UnknownDependencyError),
+		where a dependency in ``pending`` counts as known (it is to be submitted before this job).
+		For callers that submit later, e.g. when a database transaction commits."""
+		job = self._prepare(
+			method, kwargs, priority, depends_on, retry, job_id, timeout, accept_dependency_failure, user
+		)
+		pending = set(pending)
+		deps = [dep for dep in job.deps if dep not in pending]
+		if deps:
+			pipe = self.redis.pipeline(transaction=False)
+			for dep in deps:
+				pipe.exists(self._job_key(dep))
+			for dep, known in zip(deps, pipe.execute(), strict=True):
+				if not known:
+					raise self._unknown_dependency(job.job_id, dep)
+
+	def _prepare(
+		self, method, kwargs, priority, depends_on, retry, job_id, timeout, accept_dependency_failure, user
+	) -> Submission:
+		return prepare(
+			method, kwargs, priority=priority, depends_on=depends_on, retry=retry, job_id=job_id,
+			timeout=timeout, accept_dependency_failure=accept_dependency_failure, user=user,
+			default_retry=self.retry, default_timeouts=self.timeouts,
+		)  # fmt: skip
 
 	@staticmethod
-	def _check_method(method) -> None:
-		if not isinstance(method, str) or not _METHOD_RE.match(method):
-			raise InvalidJobError(
-				f"method must be a dotted path like 'package.module.function', got {method!r}"
-			)
-		module_name, _, attr = method.rpartition(".")
-		try:
-			module = importlib.import_module(module_name)
-		except ImportError as exc:
-			raise InvalidJobError(f"method {method}: module {module_name} cannot be imported: {exc}") from exc
-		if not callable(getattr(module, attr, None)):
-			raise InvalidJobError(f"method {method}: {module_name} has no function {attr}")
+	def _unknown_dependency(job_id: str, dep: str) -> UnknownDependencyError:
+		return UnknownDependencyError(
+			f"job {job_id} depends on {dep!r}, which the coordinator does not know "
+			"(never submitted, or its record expired)"
+		)
 
 	# ------------------------------------------------------------------ dispatch
 	def _effective_caps(self, reduced: Mapping) -> dict[Priority, int]:
@@ -413,9 +413,22 @@ class JobCoordinator:
 				"the next dispatch or reconcile tries again"
 			) from exc
 
+	def give_back(self, priority: Priority, job_id: str, token: str) -> int:
+		"""Return an admission a runner took (see :meth:`dispatch`) but will not run: the job heads
+		its queue again, its slot is free, and it is admitted anew (to RQ). Returns how many jobs the
+		dispatch admitted."""
+		p = Priority.parse(priority)
+		keys = [self._key("waiting", p.value), self._key("slots", p.value), self._job_key(job_id)]
+		keys.append(self._key("admitted", p.value))
+		self._scripts["UNADMIT"](keys=keys, args=[job_id, str(token)])
+		return self.dispatch()
+
 	# ------------------------------------------------------------------ worker side (runner)
 	def claim(self, job_id: str, token: str, priority: Priority, worker: str) -> dict | None:
-		"""Start an admitted attempt; None when it is stale (cancelled, re-dispatched or reaped)."""
+		"""Start an admitted attempt; None when it is stale (cancelled, re-dispatched or reaped).
+
+		Returns {"attempts", "ready_at", "admitted_at", "started", "method", "kwargs", "timeout",
+		"user"} (``user`` None when the submit named nobody)."""
 		now = self.clock()
 		keys = [
 			self._job_key(job_id),
@@ -435,6 +448,8 @@ class JobCoordinator:
 			"method": _text(result[2]),
 			"kwargs": json.loads(_text(result[3])),
 			"timeout": float(_text(result[4])),
+			"user": _text(result[5]) or None,
+			"admitted_at": float(_text(result[6])),
 		}
 
 	def renew(self, job_id: str, token: str, priority: Priority) -> int:
@@ -509,7 +524,7 @@ class JobCoordinator:
 	# ------------------------------------------------------------------ status, cancel
 	def status(self, job_id: str) -> dict:
 		"""The job's record as plain data; NoSuchJobError if there is none."""
-		self._check_job_id(job_id)
+		check_job_id(job_id)
 		raw = self.redis.hgetall(self._job_key(job_id))
 		if not raw:
 			raise NoSuchJobError(f"no job {job_id!r} (never submitted, or its record expired)")
@@ -525,6 +540,7 @@ class JobCoordinator:
 			"job_id": job_id,
 			"method": rec.get("method"),
 			"priority": rec.get("priority"),
+			"user": rec.get("user") or None,
 			"status": _PUBLIC.get(internal, internal),
 			"phase": internal,
 			"attempts": int(rec.get("attempts") or 0),
@@ -546,7 +562,7 @@ class JobCoordinator:
 	def cancel(self, job_id: str) -> dict:
 		"""Cancel a job: a waiting or delayed one is removed at once, a running one's worker is asked
 		to stop (its status turns ``cancelled`` when it has). Returns {"job_id", "status"}."""
-		self._check_job_id(job_id)
+		check_job_id(job_id)
 		priority = _text(self.redis.hget(self._job_key(job_id), "priority"))
 		if priority is None:
 			raise NoSuchJobError(f"no job {job_id!r} to cancel (never submitted, or its record expired)")

@@ -158,8 +158,8 @@ return 1
 
 # A worker starts an admitted attempt: the reservation becomes a lease kept alive by heartbeats.
 # KEYS: job, slots, counts, admitted   ARGV: id, token, now, lease expiry, worker
-# Returns {attempts, ready_at, method, kwargs, timeout} or {} when the attempt is stale (re-dispatched,
-# cancelled, reaped).
+# Returns {attempts, ready_at, method, kwargs, timeout, user or '', dispatched_at} or {} when the attempt is
+# stale (re-dispatched, cancelled, reaped).
 CLAIM = (
 	_HELPERS
 	+ """
@@ -174,8 +174,8 @@ local attempts = redis.call('HINCRBY', job, 'attempts', 1)
 redis.call('HSET', job, 'status', 'running', 'started', ARGV[3], 'worker', ARGV[5])
 redis.call('HSETNX', job, 'first_started', ARGV[3])
 move(counts, 'dispatched', 'running')
-local rec = redis.call('HMGET', job, 'ready_at', 'method', 'kwargs', 'timeout')
-return {tostring(attempts), rec[1] or ARGV[3], rec[2], rec[3], rec[4]}
+local rec = redis.call('HMGET', job, 'ready_at', 'method', 'kwargs', 'timeout', 'user', 'dispatched_at')
+return {tostring(attempts), rec[1] or ARGV[3], rec[2], rec[3], rec[4], rec[5] or '', rec[6] or ARGV[3]}
 """
 )
 

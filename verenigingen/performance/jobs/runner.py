@@ -17,6 +17,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from .. import defaults
 from ..exceptions import JobCancelledError, JobInterrupt, JobLeaseLostError, JobTimeoutError
@@ -109,6 +110,40 @@ class _Chain:
 		return self.budget is not None and elapsed + timeout <= self.budget
 
 
+@dataclass
+class Attempt:
+	"""One attempt as a runner saw it, handed to ``run_attempt``'s hooks.
+
+	``outcome`` is the attempt's own end: ``finished``, ``failed`` (the target raised or ran past
+	its timeout), ``cancelled``, ``lost`` (its lease was reaped while it ran: the coordinator retries
+	or fails the job) or ``stale`` (not run: the admission was no longer current). ``status`` is the
+	job's status afterwards (``delayed`` when a failed attempt will be retried; ``stale`` when the
+	attempt no longer owned the job). ``wait_seconds`` runs from the admission (a slot was free)
+	to the start, ``run_seconds`` over the target."""
+
+	job_id: str
+	priority: Priority
+	outcome: str = "stale"
+	status: str = "stale"
+	number: int = 0  # the job's attempt count: 1 for its first attempt
+	method: str | None = None
+	kwargs: dict = field(default_factory=dict)
+	user: str | None = None
+	wait_seconds: float | None = None
+	run_seconds: float | None = None
+	error: str = ""
+	traceback: str = ""
+
+	@property
+	def ran(self) -> bool:
+		return self.outcome != "stale"
+
+	@property
+	def failed(self) -> bool:
+		"""The target did not complete: it raised, timed out, or lost its lease."""
+		return self.outcome in ("failed", "lost")
+
+
 def run_attempt(
 	coordinator,
 	job_id: str,
@@ -117,7 +152,8 @@ def run_attempt(
 	*,
 	chain_jobs: int | None = None,
 	chain_seconds: float | None = None,
-	after_attempt: Callable[[str], None] | None = None,
+	before_attempt: Callable[[Attempt], None] | None = None,
+	after_attempt: Callable[[Attempt], None] | None = None,
 ) -> str:
 	"""Run one admitted attempt of ``job_id``; returns the job's status afterwards (or 'stale').
 
@@ -125,8 +161,13 @@ def run_attempt(
 	a round through RQ, up to ``chain_jobs`` jobs and ``chain_seconds`` seconds (the coordinator's
 	settings by default), only while no higher-priority job waits in RQ, and only jobs whose
 	timeout fits within this RQ job's own (so RQ's timeout never fires first); any other admitted
-	job goes to RQ as usual. ``after_attempt(status)`` runs after every attempt (the Frappe runner
-	commits or rolls back there)."""
+	job goes to RQ as usual.
+
+	``before_attempt(attempt)`` runs after every claim, just before the target (a bench runner
+	becomes the job's submitter there); its failure is the attempt's failure.
+	``after_attempt(attempt)`` runs after every attempt, once its outcome is recorded (a bench
+	runner commits or rolls back there and reports failures). If it raises, the next job this
+	runner had taken goes back to the coordinator (and on to RQ) before the error propagates."""
 	chain = _Chain(
 		chain_jobs if chain_jobs is not None else coordinator.chain_jobs,
 		chain_seconds if chain_seconds is not None else coordinator.chain_seconds,
@@ -135,37 +176,55 @@ def run_attempt(
 	current = (Priority.parse(priority), job_id, token)
 	while current is not None:
 		p, jid, tok = current
-		status, current = _run_one(coordinator, jid, tok, p, chain)
+		attempt, current = _run_one(coordinator, jid, tok, p, chain, before_attempt)
 		if after_attempt is not None:
-			after_attempt(status)
+			try:
+				after_attempt(attempt)
+			except BaseException:
+				if current is not None:
+					coordinator.give_back(*current)
+				raise
 		if first_status is None:
-			first_status = status
+			first_status = attempt.status
 	return first_status
 
 
-def _run_one(coordinator, job_id: str, token: str, priority: Priority, chain: _Chain):
+def _run_one(coordinator, job_id: str, token: str, priority: Priority, chain: _Chain, before_attempt):
+	attempt = Attempt(job_id, priority)
 	claim = coordinator.claim(job_id, token, priority, worker_name())
 	if claim is None:
-		return "stale", None
+		return attempt, None
 	chain.claimed(claim["timeout"])
+	attempt.number, attempt.method, attempt.kwargs = claim["attempts"], claim["method"], claim["kwargs"]
+	attempt.user = claim["user"]
+	attempt.wait_seconds = max(claim["started"] - claim["admitted_at"], 0.0)
 	outcome, error, tb = "finished", "", ""
 	watchdog = _Watchdog(coordinator, job_id, token, priority, claim["timeout"])
 	watchdog.start()
+	started = time.monotonic()
 	try:
 		try:
+			if before_attempt is not None:
+				before_attempt(attempt)
 			_import(claim["method"])(**claim["kwargs"])
 		finally:
 			watchdog.finish()
+			attempt.run_seconds = time.monotonic() - started
 	except JobCancelledError:
 		outcome, error = "cancelled", "cancelled while running"
 	except JobTimeoutError:
 		outcome, error = "failed", f"JobTimeoutError: ran longer than its timeout of {claim['timeout']:g} s"
 		tb = traceback.format_exc()
 	except JobLeaseLostError:
-		return "stale", None  # the lease was reaped: the job is someone else's now, record nothing
+		# the lease was reaped: the job is someone else's now, record nothing in the coordinator
+		attempt.outcome, attempt.status = "lost", "stale"
+		attempt.error = "JobLeaseLostError: the attempt lost its slot lease (no heartbeat in time)"
+		attempt.traceback = traceback.format_exc()
+		return attempt, None
 	except Exception as exc:
 		outcome, error, tb = "failed", f"{type(exc).__name__}: {exc}", traceback.format_exc()
-	return coordinator.finish(
+	attempt.outcome, attempt.error, attempt.traceback = outcome, error, tb
+	attempt.status, taken = coordinator.finish(
 		job_id,
 		token,
 		priority,
@@ -176,6 +235,7 @@ def _run_one(coordinator, job_id: str, token: str, priority: Priority, chain: _C
 		traceback=tb,
 		take=chain.take,
 	)
+	return attempt, taken
 
 
 def _current_rq_connection():

@@ -73,6 +73,44 @@ class Document:
 		self.run_method("on_change")
 		return self
 
+	def load_doc_before_save(self, *, raise_exception: bool = False):
+		"""Document.load_doc_before_save: the saved copy from the database (None if there is none)."""
+		self.__dict__["_before_save"] = None
+		if not self.name:
+			return
+		try:
+			self.__dict__["_before_save"] = get_doc(self.doctype, self.name, for_update=True)
+		except frappe.DoesNotExistError:
+			if raise_exception:
+				raise
+
+	def db_set(self, fieldname, value=None, update_modified=True, notify=False, commit=False):
+		"""Mirrors v15 Document.db_set: set the value(s) on the document, stamp modified unless the
+		document is being saved, load the copy before the change if none is loaded, run
+		``before_change``, write with frappe.db.set_value (no on_update), then run ``on_change``."""
+		import datetime
+
+		if isinstance(fieldname, dict):
+			for key, val in fieldname.items():
+				setattr(self, key, val)
+		else:
+			setattr(self, fieldname, value)
+		if update_modified and (self.doctype, self.name) not in (frappe.flags.currently_saving or []):
+			self.modified = datetime.datetime.now()
+			self.modified_by = frappe.session.user
+		if not self.get_doc_before_save():
+			self.load_doc_before_save()
+		self.run_method("before_change")
+		if self.name is None:
+			return
+		frappe.db.set_value(
+			self.doctype, self.name, fieldname, value, self.modified, self.modified_by,
+			update_modified=update_modified,
+		)  # fmt: skip
+		self.run_method("on_change")
+		if commit:
+			frappe.db.commit()
+
 	def delete(self, ignore_permissions=False):
 		self.run_method("on_trash")
 		if frappe.db.table_exists(self.doctype):

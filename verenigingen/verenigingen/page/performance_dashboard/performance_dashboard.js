@@ -44,6 +44,7 @@ frappe.pages["performance-dashboard"].on_page_load = function (wrapper) {
 		}
 		const comps = Object.entries(summary.components).map(([k, c]) => [k, (c.score * 100).toFixed(0), c.effective_weight]);
 		const missing = Object.entries(summary.missing).map(([k, why]) => [k, why]);
+		const tier = (summary.cache || {}).local;
 		const html = [
 			section(__("Score"), `<h2>${summary.score === null ? __("not measured") : esc(summary.score)}</h2>` +
 				table([__("Component"), __("Score"), __("Weight")], comps) +
@@ -58,8 +59,12 @@ frappe.pages["performance-dashboard"].on_page_load = function (wrapper) {
 				Object.entries(summary.queues || {}).map(([k, q]) => [k, q.length, q.workers, q.failed, q.oldest_wait_s]))),
 			section(__("Job priorities"), table([__("Priority"), __("Running"), __("Cap"), __("Queued")],
 				Object.entries(summary.job_priorities || {}).map(([k, p]) => [k, p.running, p.cap, p.queued]))),
-			section(__("Cache by level"), table([__("Level"), __("Hits"), __("Misses")],
-				Object.entries((summary.cache || {}).levels || {}).map(([k, l]) => [k, l.hits, l.misses]))),
+			section(__("Cache by level"), table([__("Level"), __("Hits"), __("of which in-process"), __("Misses")],
+				Object.entries((summary.cache || {}).levels || {}).map(([k, l]) => [k, l.hits, l.local_hits, l.misses]))),
+			tier ? section(__("In-process cache tier"), table(
+				[__("Processes"), __("Entries"), __("Bytes held"), __("Evictions"), __("Refused installs"), __("Flushes by cause")],
+				[[tier.processes, tier.entries, tier.bytes, tier.evictions, tier.refused_installs,
+					Object.entries(tier.flushes || {}).filter(([, n]) => n).map(([c, n]) => `${c}: ${n}`).join(", ") || "0"]])) : "",
 			section(__("Index catalog"), table([__("Index"), __("Table"), __("Columns"), __("State")],
 				(summary.indexes || []).map((i) => [i.name, i.table, (i.columns || []).join(", "), i.state]))),
 			section(__("Index advisor"), '<div class="index-advice"></div>'),
