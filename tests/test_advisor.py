@@ -289,8 +289,12 @@ def test_a_sample_holds_the_workloads_rows_and_the_rows_joined_to_them(shop):
 			f"SELECT COUNT(*) FROM {items_ref} i WHERE i.parent IN (SELECT name FROM {orders_ref})"
 		)[0][0]
 		assert joined > orphans  # items follow the copied orders, the rest is the random fill
-		their_items = shop.sql("SELECT COUNT(*) FROM `tabAdv Order Item` WHERE parent IN %s", (tuple(theirs),))[0][0]
-		copied_items = shop.sql(f"SELECT COUNT(*) FROM {items_ref} WHERE parent IN %s", (tuple(theirs),))[0][0]
+		their_items = shop.sql(
+			"SELECT COUNT(*) FROM `tabAdv Order Item` WHERE parent IN %s", (tuple(theirs),)
+		)[0][0]
+		copied_items = shop.sql(f"SELECT COUNT(*) FROM {items_ref} WHERE parent IN %s", (tuple(theirs),))[0][
+			0
+		]
 		assert copied_items == their_items  # every item of the workload's orders
 		assert {r[0] for r in shop.sql(f"SHOW INDEX FROM {orders_ref}")} == {
 			"tabAdv Order"

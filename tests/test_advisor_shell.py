@@ -171,7 +171,10 @@ def test_the_dashboard_calls_endpoints_that_exist_and_are_guarded():
 		/ "verenigingen/verenigingen/page/performance_dashboard/performance_dashboard.js"
 	).read_text()
 	methods = set(re.findall(r'frappe\.xcall\(\s*"([\w.]+)"', js))
-	assert {"verenigingen.api.indexes.get_index_advice", "verenigingen.api.indexes.database_index_manager_api"} <= methods
+	assert {
+		"verenigingen.api.indexes.get_index_advice",
+		"verenigingen.api.indexes.database_index_manager_api",
+	} <= methods
 	for method in methods:
 		fn = frappe.get_attr(method)
 		assert getattr(fn, "__verenigingen_guard__", None), method
