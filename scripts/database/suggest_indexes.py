@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Suggest indexes from a real workload, each proven on a scratch copy before it is proposed.
 
-Standalone, with the mysql client's connection options (``-h`` works as well as ``-H``)::
+Standalone, with the connection options every tool of the app shares (``-h`` is help)::
 
     python scripts/database/suggest_indexes.py -H 127.0.0.1 -P 3306 -u root -p '' -D mysite_db \\
         --workload statements.sql [--format json] [--apply] [--max-suggestions 5]
@@ -23,19 +23,23 @@ connection, no such database, missing rights, or an unreadable workload.
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from verenigingen.performance.commandline import EXIT_USAGE, UsageError, one_line, require_frappe
 from verenigingen.performance.defaults import (
 	ADVISOR_MAX_SUGGESTIONS,
 	ADVISOR_MIN_TABLE_ROWS,
 	ADVISOR_RUNS,
 	ADVISOR_SAMPLE_ROWS,
 	INDEX_APPLY_MEASURE_REPEATS,
+	INDEX_LOCK_WAIT_TIMEOUT,
+	INDEX_OLD_TRANSACTION_SECONDS,
 )
-from verenigingen.performance.environment import database_settings
+from verenigingen.performance.environment import add_connection_arguments
 from verenigingen.performance.exceptions import (
 	AdvisorPrivilegeError,
 	DatabaseConnectionError,
@@ -43,8 +47,6 @@ from verenigingen.performance.exceptions import (
 	PerformanceError,
 	WorkloadSourceError,
 )
-
-_DB = database_settings()  # defaults of the connection options
 
 
 def _positive(text: str) -> int:
@@ -68,15 +70,16 @@ def _not_negative(text: str) -> int:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-	p = argparse.ArgumentParser(prog="suggest_indexes.py", description=__doc__.split("\n")[0], add_help=False)
-	p.add_argument("--help", action="help", help="show this help and exit")
-	p.add_argument("-H", "-h", "--host", default=_DB["host"], help="MariaDB host")
-	p.add_argument("-P", "--port", type=int, default=_DB["port"], help="MariaDB port")
-	p.add_argument("-u", "--user", default=_DB["user"], help="MariaDB user")
-	p.add_argument("-p", "--password", default=_DB["password"], help="MariaDB password")
+	p = argparse.ArgumentParser(
+		prog="suggest_indexes.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+	)
 	p.add_argument("-D", "--database", help="the site's database (standalone use)")
 	p.add_argument("--site", help="a bench site (run from frappe-bench/ or give --sites-path)")
-	p.add_argument("--sites-path", default=None, help="the bench's sites folder (default: ./sites)")
+	p.add_argument(
+		"--sites-path",
+		default=None,
+		help="the bench's sites folder (default: ./sites, or the one beside the app)",
+	)
 	source = p.add_mutually_exclusive_group(required=True)
 	source.add_argument("--workload", metavar="FILE", help="SQL statements, one per line or separated by ;")
 	source.add_argument(
@@ -90,33 +93,71 @@ def parse_args(argv=None) -> argparse.Namespace:
 	p.add_argument(
 		"--allow-locking", action="store_true", help="with --apply: allow locking DDL if online is impossible"
 	)
-	p.add_argument("--max-suggestions", type=_positive, default=ADVISOR_MAX_SUGGESTIONS, metavar="N")
 	p.add_argument(
-		"--sample-rows", type=_positive, default=ADVISOR_SAMPLE_ROWS, help="rows per scratch copy at most"
+		"--max-suggestions",
+		type=_positive,
+		default=ADVISOR_MAX_SUGGESTIONS,
+		metavar="N",
+		help="(default: %(default)s)",
 	)
 	p.add_argument(
-		"--min-rows", type=_not_negative, default=ADVISOR_MIN_TABLE_ROWS, help="smaller tables get no index"
+		"--sample-rows",
+		type=_positive,
+		default=ADVISOR_SAMPLE_ROWS,
+		help="rows per scratch copy at most (default: %(default)s)",
 	)
 	p.add_argument(
-		"--runs", type=_positive, default=ADVISOR_RUNS, help="timed runs per shape and setting (p50)"
+		"--min-rows",
+		type=_not_negative,
+		default=ADVISOR_MIN_TABLE_ROWS,
+		help="smaller tables get no index (default: %(default)s)",
+	)
+	p.add_argument(
+		"--runs",
+		type=_positive,
+		default=ADVISOR_RUNS,
+		help="timed runs per shape and setting (default: %(default)s)",
 	)
 	p.add_argument(
 		"--repeats",
 		type=_not_negative,
 		default=INDEX_APPLY_MEASURE_REPEATS,
-		help="with --apply: probe runs the manager logs",
+		help="with --apply: probe runs the manager logs (default: %(default)s)",
 	)
+	p.add_argument(
+		"--lock-wait-timeout",
+		type=float,
+		default=INDEX_LOCK_WAIT_TIMEOUT,
+		help="with --apply: seconds each DDL waits for a metadata lock (default: %(default)s)",
+	)
+	p.add_argument(
+		"--old-transaction-seconds",
+		type=float,
+		default=INDEX_OLD_TRANSACTION_SECONDS,
+		help="with --apply: transactions open this long stop the DDL unless --wait (default: %(default)s)",
+	)
+	p.add_argument("--wait", action="store_true", help="with --apply: go ahead despite old transactions")
 	p.add_argument("--seed", type=int, default=0, help="seed of the sample and of the drawn parameter values")
 	p.add_argument("--as-user", default="Administrator", help="with --apply: who the change log records")
 	p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+	add_connection_arguments(p, redis=False)
 	args = p.parse_args(argv)
 	if bool(args.site) == bool(args.database):
 		p.error("give either --database/-D (standalone) or --site (inside a bench)")
 	if args.since is not None and not args.slow_log:
 		p.error("--since goes with --slow-log")
-	if args.allow_locking and not args.apply:
-		p.error("--allow-locking goes with --apply")
+	if (args.allow_locking or args.wait) and not args.apply:
+		p.error("--allow-locking and --wait go with --apply")
+	if args.lock_wait_timeout < 0 or args.old_transaction_seconds < 0:
+		p.error("--lock-wait-timeout and --old-transaction-seconds must be 0 or more")
 	return args
+
+
+def enter_sites_folder(sites_path: str | None) -> None:
+	"""Work from the bench's sites folder, as bench commands do (Frappe logs to ../logs from there)."""
+	from verenigingen.performance.benchpaths import find_sites_folder
+
+	os.chdir(find_sites_folder(sites_path, app_root=Path(__file__).resolve().parents[2]))
 
 
 def connect(args):
@@ -125,10 +166,11 @@ def connect(args):
 		from verenigingen.performance.db import PyMySQLDatabase
 
 		return PyMySQLDatabase(args.host, args.port, args.user, args.password, args.database), None
+	require_frappe("--site")
 	import frappe
 
-	sites_path = args.sites_path or ("sites" if Path("sites").is_dir() else ".")
-	frappe.init(site=args.site, sites_path=sites_path)
+	enter_sites_folder(args.sites_path)
+	frappe.init(site=args.site)
 	frappe.connect()
 	from verenigingen import frappe_bridge
 
@@ -144,20 +186,20 @@ def main(argv=None) -> int:
 		try:
 			workload = read_workload_file(args.workload, seed=args.seed)
 		except WorkloadSourceError as exc:
-			print(f"error: {exc}", file=sys.stderr)
-			return 2
+			print(f"error: {one_line(exc)}", file=sys.stderr)
+			return EXIT_USAGE
 	try:
 		db, frappe_module = connect(args)
-	except DatabaseConnectionError as exc:
-		print(f"error: {exc}", file=sys.stderr)
-		return 2
+	except (DatabaseConnectionError, UsageError) as exc:
+		print(f"error: {one_line(exc)}", file=sys.stderr)
+		return EXIT_USAGE
 	try:
 		return run(args, db, workload)
-	except (AdvisorPrivilegeError, WorkloadSourceError, InvalidIdentifierError) as exc:
-		print(f"error: {exc}", file=sys.stderr)
-		return 2
+	except (AdvisorPrivilegeError, WorkloadSourceError, InvalidIdentifierError, UsageError) as exc:
+		print(f"error: {one_line(exc)}", file=sys.stderr)
+		return EXIT_USAGE
 	except PerformanceError as exc:
-		print(f"error: {exc}", file=sys.stderr)
+		print(f"error: {one_line(exc)}", file=sys.stderr)
 		return 1
 	finally:
 		if frappe_module is not None:
@@ -193,13 +235,22 @@ def run(args, db, workload) -> int:
 	if args.apply and advice.suggestions:
 		say(f"applying {len(advice.suggestions)} suggestion(s) through the index manager")
 		try:
+			from verenigingen.performance.indexes import IndexManager
+
+			manager = IndexManager(
+				db,
+				user=args.as_user,
+				lock_wait_timeout=args.lock_wait_timeout,
+				old_transaction_seconds=args.old_transaction_seconds,
+			)
 			apply_advice(
 				db,
 				advice,
-				user=args.as_user,
+				manager=manager,
 				settings=settings,
 				allow_locking=args.allow_locking,
 				measure_repeats=args.repeats,
+				wait_for_transactions=args.wait,
 			)
 		except PerformanceError as exc:
 			advice.report["apply_error"] = str(exc)

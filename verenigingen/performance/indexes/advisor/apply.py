@@ -83,12 +83,16 @@ def apply_advice(
 	allow_locking: bool = False,
 	measure_repeats: int = INDEX_APPLY_MEASURE_REPEATS,
 	progress=None,
+	manager: IndexManager | None = None,
+	wait_for_transactions: bool = False,
 ) -> list[dict]:
 	"""Add the suggested indexes online through the index manager (which measures each one's probe
 	before and after its DDL, into its change log). Then every shape they serve is timed on the
 	full tables without (``IGNORE INDEX``) and with the new indexes, run in turns so both see the
 	same load. Returns one row per suggestion (also ``advice.report["applied"]``). A failure
-	half-way drops what this apply added (the manager's rule) and raises."""
+	half-way drops what this apply added (the manager's rule) and raises. ``manager`` is one with
+	the caller's lock wait timeout and old-transaction threshold (default: the manager's defaults,
+	acting as ``user``)."""
 	settings = settings or AdvisorSettings()
 	rows = []
 	specs = []
@@ -106,7 +110,7 @@ def apply_advice(
 			)
 			continue
 		specs.append((s, spec))
-	manager = IndexManager(db, user=user)
+	manager = manager or IndexManager(db, user=user)
 	plan = manager.plan([spec for _, spec in specs])
 	outcomes = {}
 	if specs:
