@@ -16,6 +16,7 @@ EXIT_LIMIT = 120  # seconds a tiny run may take before it counts as never ending
 def _args(name: str, database: str) -> list[str]:
 	"""Command-line arguments of a run small enough for the test suite."""
 	return {
+		"bench_advisor.py": ["--orders", "3000", "--statements", "40", "--apply", "--database", database],
 		"bench_cache.py": [
 			"--samples", "20", "--entries", "100", "--members", "30", "--uncached-samples", "3",
 			"--database", database,
@@ -61,5 +62,5 @@ def test_the_benchmark_ends_on_its_own(name, scratch_databases):
 		pytest.fail(f"{name} did not exit within {EXIT_LIMIT} s; last output:\n{out[-2000:]}")
 	assert done.returncode == 0, f"{name} failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
 	assert done.stdout.strip(), f"{name} printed nothing"
-	if name in ("bench_indexes.py", "bench_monitoring.py", "bench_profiler.py"):
+	if name in ("bench_advisor.py", "bench_indexes.py", "bench_monitoring.py", "bench_profiler.py"):
 		assert not _database_exists(scratch_databases.admin, database), f"{name} left {database} behind"

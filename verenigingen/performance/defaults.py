@@ -133,6 +133,20 @@ INDEX_AUTO_APPLY_CONFIG_KEY = "verenigingen_auto_index"  # site config flag: fal
 INDEX_API_RATE_LIMIT = 30  # calls of database_index_manager_api per user and window
 INDEX_API_RATE_WINDOW = 3600  # seconds of the API's rate-limit window
 
+# Index advisor
+ADVISOR_SAMPLE_ROWS = 50_000  # rows a scratch copy of a table holds at most (a random sample)
+ADVISOR_MIN_TABLE_ROWS = 1_000  # tables under this many rows get no suggestion: a scan is as fast
+ADVISOR_MIN_SPEEDUP = 2.0  # a candidate is suggested only if it makes a shape this many times faster
+ADVISOR_RUNS = 7  # timed runs per shape and index setting on the scratch copies (p50 over them)
+ADVISOR_MAX_SUGGESTIONS = 10  # suggestions reported at most (the ones serving the most workload time)
+ADVISOR_MAX_CANDIDATES = 40  # candidates proven at most per run (the ones that may serve the most time)
+ADVISOR_MAX_COVERING_COLUMNS = 5  # a covering variant only for shapes reading at most this many columns
+ADVISOR_WEIGHT_SAMPLES = 3  # statements per shape run once on the full tables to weigh a workload file
+ADVISOR_STATEMENT_TIMEOUT = 10.0  # seconds any statement the advisor times may run (max_statement_time)
+ADVISOR_SLOW_LOG_LIMIT = 100_000  # newest slow-log entries read at most
+ADVISOR_REPORT_TTL = 30 * 86_400  # seconds a site keeps its latest advisor report in Redis
+ADVISOR_WORKLOAD_MAX_BYTES = 5_000_000  # largest workload text the site API accepts
+
 # ---------------------------------------------------------------- job coordinator (performance/jobs/)
 JOB_CAP_CRITICAL = 2  # CRITICAL jobs (payments, SEPA) that may run at once across every worker
 JOB_CAP_HIGH = 3  # HIGH jobs that may run at once

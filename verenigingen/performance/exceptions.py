@@ -137,5 +137,21 @@ class JobRoundTripError(PerformanceError):
 	"""A job submitted to measure a round trip failed or did not finish in time."""
 
 
+class SQLSyntaxError(PerformanceError, ValueError):
+	"""A statement of an advisor workload cannot be tokenized or parsed (reported per statement)."""
+
+
+class UnsupportedStatementError(SQLSyntaxError):
+	"""A well-formed statement outside the SQL subset the index advisor reads (UNION, derived table, ...)."""
+
+
+class WorkloadSourceError(PerformanceError):
+	"""The advisor's workload cannot be read: no such file, or the slow log is off or not readable."""
+
+
+class AdvisorPrivilegeError(PerformanceError):
+	"""The database user may not do what the index advisor needs (read the tables, build its scratch copies)."""
+
+
 class UsageError(PerformanceError, ValueError):
 	"""A command-line tool was given bad input, or a service it needs cannot be reached (exit status 2)."""

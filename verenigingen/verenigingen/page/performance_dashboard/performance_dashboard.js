@@ -1,5 +1,6 @@
 // Performance Dashboard: score and components, time series (frappe.Chart), bottlenecks,
-// open alerts, queues per priority, cache statistics per level, index catalog status.
+// open alerts, queues per priority, cache statistics per level, index catalog status, and the
+// index advisor's latest report (with a button that asks it for a new one, as a background job).
 frappe.pages["performance-dashboard"].on_page_load = function (wrapper) {
 	const page = frappe.ui.make_app_page({ parent: wrapper, title: __("Performance Dashboard"), single_column: true });
 	const state = { window: "24h" };
@@ -9,6 +10,24 @@ frappe.pages["performance-dashboard"].on_page_load = function (wrapper) {
 		change() { state.window = field.get_value(); load(); },
 	});
 	page.set_primary_action(__("Refresh"), () => load());
+	page.add_inner_button(__("Suggest indexes"), () => {
+		frappe.prompt(
+			[
+				{ fieldname: "workload", fieldtype: "Code", label: __("Workload: SQL statements, one per line (empty: the slow log)") },
+				{ fieldname: "since_minutes", fieldtype: "Int", label: __("Slow log: the last minutes"), default: 1440 },
+			],
+			(values) => {
+				const args = { action: "suggest" };
+				if (values.workload && values.workload.trim()) args.workload = values.workload;
+				else if (values.since_minutes) args.since_minutes = values.since_minutes;
+				frappe.xcall("verenigingen.api.indexes.database_index_manager_api", args).then((r) =>
+					frappe.show_alert({ message: __("The index advisor runs as background job {0}", [r.job_id]), indicator: "blue" })
+				);
+			},
+			__("Index advisor"),
+			__("Suggest")
+		);
+	});
 	const $body = $('<div class="performance-dashboard"></div>').appendTo(page.main);
 
 	const esc = (v) => frappe.utils.escape_html(v === null || v === undefined ? "–" : String(v));
@@ -48,6 +67,7 @@ frappe.pages["performance-dashboard"].on_page_load = function (wrapper) {
 					Object.entries(tier.flushes || {}).filter(([, n]) => n).map(([c, n]) => `${c}: ${n}`).join(", ") || "0"]])) : "",
 			section(__("Index catalog"), table([__("Index"), __("Table"), __("Columns"), __("State")],
 				(summary.indexes || []).map((i) => [i.name, i.table, (i.columns || []).join(", "), i.state]))),
+			section(__("Index advisor"), '<div class="index-advice"></div>'),
 		].join("");
 		$body.html(html);
 		const points = (series.requests && series.requests.points) || [];
@@ -72,11 +92,35 @@ frappe.pages["performance-dashboard"].on_page_load = function (wrapper) {
 		}
 	}
 
+	const speedups = (s) => s.shapes.map((e) => `${e.id} ${e.speedup === null ? "–" : e.speedup.toFixed(1) + "x"}`).join(", ");
+	const size = (b) => (b === null || b === undefined ? __("unknown") : `${(b / 1048576).toFixed(1)} MiB`);
+
+	function renderAdvice(report) {
+		const $el = $body.find(".index-advice");
+		if (!report) {
+			$el.html(`<p class="text-muted">${esc(__("No report yet: use Suggest indexes."))}</p>`);
+			return;
+		}
+		const w = report.workload;
+		$el.html(
+			`<p class="text-muted">${esc(__("{0}: {1} statements, {2} shapes; {3} not analysed. Proven on scratch copies; nothing was changed.", [
+				report.generated_at, w.statements, w.shapes, w.problems.length]))}</p>` +
+			table([__("Index"), __("Table"), __("Columns"), __("Share of time"), __("Speed-up per shape"), __("Size (est.)"), __("DDL")],
+				report.suggestions.map((s) => [s.name, s.table, s.columns.join(", "), `${(s.share * 100).toFixed(1)}%`, speedups(s), size(s.estimated_size_bytes), s.ddl])) +
+			`<p>${esc(__("Unused by this workload: {0}; redundant: {1} (to review, never dropped).", [
+				report.unused_indexes.map((u) => `${u.table}.${u.index}`).join(", ") || "–",
+				report.redundant_indexes.map((r) => `${r.table}.${r.index}`).join(", ") || "–"]))}</p>`
+		);
+	}
+
 	function load() {
 		Promise.all([
 			frappe.xcall("verenigingen.api.monitoring.get_performance_summary"),
 			frappe.xcall("verenigingen.api.monitoring.get_performance_dashboard_data", { window: state.window }),
-		]).then(([summary, series]) => render(summary, series));
+		]).then(([summary, series]) => {
+			render(summary, series);
+			frappe.xcall("verenigingen.api.indexes.get_index_advice").then((r) => renderAdvice(r.report));
+		});
 	}
 	load();
 };
