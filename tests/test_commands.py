@@ -12,7 +12,6 @@ import signal
 import sys
 import threading
 import time
-import types
 
 import pytest
 from click.testing import CliRunner
@@ -314,7 +313,7 @@ def test_ctrl_c_during_index_ddl_leaves_the_tables_and_the_change_log_in_agreeme
 	}
 
 
-def test_redundant_lists_without_dropping_and_suggest_says_when_there_is_no_advisor(site, monkeypatch):
+def test_redundant_lists_without_dropping_and_suggest_runs_the_advisor(site, monkeypatch, tmp_path):
 	import frappe
 
 	from verenigingen.api.indexes import database_index_manager_api
@@ -330,17 +329,16 @@ def test_redundant_lists_without_dropping_and_suggest_says_when_there_is_no_advi
 	assert human.stdout.strip().splitlines()[-1].startswith("1 redundant index, ")
 	assert "email_only" in _indexes("tabMember")  # nothing dropped
 
-	missing = invoke(["indexes", "suggest"])
-	assert "index suggestions are not available in this version" in one_line_error(missing)
-
-	advisor = types.ModuleType("verenigingen.performance.indexes.advisor")
-	advisor.suggest = lambda db: [
-		{"table": "tabMember", "columns": ["email"], "reason": f"seen on {db.database_name}"}
-	]
-	monkeypatch.setitem(sys.modules, advisor.__name__, advisor)
-	found = invoke(["indexes", "suggest"])
-	assert found.exit_code == 0 and "tabMember  email" in found.stdout
-	assert as_json(invoke(["indexes", "suggest", "--json"]))[0]["columns"] == ["email"]
+	missing = invoke(["indexes", "suggest", "--workload", "no-such.sql"])
+	assert "no-such.sql: no such file or folder" in one_line_error(missing)
+	workload = tmp_path / "workload.sql"
+	workload.write_text("SELECT name FROM `tabMember` WHERE email = 'a@example.org';\nSELEKT nonsense;\n")
+	monkeypatch.setenv("PWD", str(tmp_path))
+	found = invoke(["indexes", "suggest", "--workload", "workload.sql"])
+	assert found.exit_code == 0, found.stderr
+	assert found.stdout.strip().splitlines()[-1].endswith("; nothing was changed")
+	report = as_json(invoke(["indexes", "suggest", "--workload", "workload.sql", "--json"]))
+	assert report["workload"]["shapes"] == 1 and report["suggestions"] == []  # a table of a few rows
 
 
 # ---------------------------------------------------------------- cache, jobs, monitoring, readiness

@@ -5,8 +5,6 @@ answers. ``apply`` and ``rollback`` run the DDL in the foreground, with progress
 to a background job, as a web request must not run it); Ctrl-C stops them cleanly.
 """
 
-import importlib
-
 import click
 
 from verenigingen.performance.defaults import (
@@ -15,10 +13,9 @@ from verenigingen.performance.defaults import (
 	INDEX_CONFIRM_ROWS_CONFIG_KEY,
 )
 
-from .base import EXIT_INTERRUPTED, CommandError, error_text, in_site, json_option, print_json
+from .base import EXIT_INTERRUPTED, CommandError, error_text, in_site, json_option, print_json, user_path
 from .output import StepProgress, ms, plural, seconds, size, speedup, table
 
-ADVISOR_MODULE = "verenigingen.performance.indexes.advisor"
 
 catalog_option = click.option(
 	"--catalog",
@@ -270,33 +267,52 @@ def redundant(doctypes, as_json):
 
 
 @indexes.command("suggest")
+@click.option(
+	"--workload", "workload_file", metavar="FILE", help="SQL statements to advise on (default: the slow log)"
+)
+@click.option(
+	"--since", "since_minutes", type=int, metavar="MINUTES", help="only the slow log's last MINUTES"
+)
+@click.option("--max-suggestions", type=click.IntRange(1, 100), default=10, show_default=True)
 @json_option
 @in_site
-def suggest(as_json):
-	"""Indexes the index advisor suggests for this site's queries (where this version has the advisor)."""
+def suggest(workload_file, since_minutes, max_suggestions, as_json):
+	"""Indexes the index advisor suggests for this site's workload, each proven on a scratch copy
+	(the slow log's statements, or --workload FILE); nothing is changed on the site."""
 	from verenigingen import frappe_bridge
+	from verenigingen.performance.indexes.advisor import (
+		AdvisorSettings,
+		advise,
+		read_slow_log,
+		read_workload_text,
+		render_text,
+		slow_log_access,
+	)
 
-	try:
-		advisor = importlib.import_module(ADVISOR_MODULE)
-	except ModuleNotFoundError as exc:
-		if exc.name not in (ADVISOR_MODULE, ADVISOR_MODULE.rsplit(".", 1)[0]):
-			raise
-		advisor = None
-	entry = getattr(advisor, "suggest", None)
-	if not callable(entry):
-		raise CommandError(
-			f"index suggestions are not available in this version of verenigingen (no index advisor: {ADVISOR_MODULE}.suggest)"
-		)
-	result = entry(frappe_bridge.database())
-	data = result.as_dict() if hasattr(result, "as_dict") else result
+	db = frappe_bridge.database()
+	if workload_file:
+		path = user_path(workload_file)
+		try:
+			text = path.read_text(encoding="utf-8")
+		except (OSError, UnicodeDecodeError) as exc:
+			raise CommandError(f"cannot read {workload_file}: {exc}") from exc
+		source = read_workload_text(text, str(path))
+	else:
+		denied = slow_log_access(db)
+		if denied:
+			raise CommandError(f"cannot read the site's slow log: {denied}")
+		source = read_slow_log(db, since_minutes)
+	frappe_bridge.database().commit()  # the scratch copies are built with DDL: no open transaction
+	advice = advise(
+		db,
+		source,
+		AdvisorSettings(max_suggestions=max_suggestions),
+		progress=lambda m: click.echo(m, err=True),
+	)
 	if as_json:
-		return print_json(data)
-	items = data if isinstance(data, list) else (data or {}).get("suggestions", [])
-	if not items:
-		return click.echo("the index advisor suggests no indexes")
-	keys = list(items[0])
-	click.echo(table(keys, [[_plain(i.get(k)) for k in keys] for i in items]))
-	click.echo(f"\n{plural(len(items), 'suggestion')}; nothing was changed")
+		return print_json(advice.report)
+	click.echo(render_text(advice.report))
+	click.echo(f"\n{plural(len(advice.report['suggestions']), 'suggestion')}; nothing was changed")
 
 
 def _plain(value) -> str:
