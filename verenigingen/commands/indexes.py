@@ -16,7 +16,6 @@ from verenigingen.performance.defaults import (
 from .base import EXIT_INTERRUPTED, CommandError, error_text, in_site, json_option, print_json, user_path
 from .output import StepProgress, ms, plural, seconds, size, speedup, table
 
-
 catalog_option = click.option(
 	"--catalog",
 	"catalog_name",
