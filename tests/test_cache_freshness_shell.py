@@ -192,7 +192,9 @@ def test_a_save_costs_one_outbox_row_and_one_after_commit_step(site):
 	assert len(ours) == 1  # Frappe queues its own (document cache) callbacks beside it on a real site
 	from verenigingen.performance.invalidation import InvalidationBatch
 
-	assert InvalidationBatch.from_json(row[1]).doctypes == {"Member": frozenset({"status"})}
+	doctypes = InvalidationBatch.from_json(row[1]).doctypes
+	assert doctypes["Member"] == frozenset({"status"})  # (a real site also records the Version it wrote)
+	assert set(doctypes) <= {"Member", "Version"}
 	if site.is_double:
 		upserts = [q for q in frappe.db.queries[queries_before:] if q.startswith(f"INSERT INTO `{OUTBOX}`")]
 		assert len(upserts) == 1

@@ -258,7 +258,11 @@ def test_site_ddl_that_waits_for_a_lock_gives_up_and_names_the_holder(frappe_sit
 
 		error = ends(bounded_ddl, holder.rollback)
 		assert isinstance(error, MetadataLockTimeoutError)
-		assert f"connection {holder.connection.thread_id()} (" in str(error) and table in str(error)
+		assert table in str(error)
+		if frappe_site.is_double:  # root may see every connection: the holder is named
+			assert f"connection {holder.connection.thread_id()} (" in str(error)
+		else:  # a site's own database user may not (no PROCESS privilege): the message says so
+			assert "PROCESS privilege" in str(error)
 		assert session_lock_wait_timeout(_db()) == before  # the site's session keeps its own setting
 	finally:
 		holder.rollback()
@@ -298,7 +302,13 @@ def test_migrate_leaves_the_indexes_for_later_while_an_old_transaction_is_open(b
 	from .lockwait import settled
 
 	frappe_site = bare_site
-	started = frappe.db.sql("SELECT NOW(6)")[0][0]
+
+	def deferrals() -> int:
+		return frappe.db.sql(
+			"SELECT COUNT(*) FROM `tabError Log` WHERE `method` = 'verenigingen index catalog deferred'"
+		)[0][0]
+
+	before = deferrals()
 	frappe.conf["verenigingen_index_old_transaction_seconds"] = 0
 	frappe.conf["verenigingen_index_lock_wait_timeout"] = 1
 	holder = _second_connection(frappe_site)
@@ -314,11 +324,7 @@ def test_migrate_leaves_the_indexes_for_later_while_an_old_transaction_is_open(b
 			assert report["created"] == [] and len(report["missing"]) == 8
 			assert "not starting the online ALTER TABLE" in report["deferred"]
 			assert f"connection {holder_id} (" in report["deferred"]
-		logged = frappe.db.sql(
-			"SELECT `method` FROM `tabError Log` WHERE `method` LIKE 'verenigingen index%%' AND creation >= %s",
-			(started,),
-		)
-		assert [r[0] for r in logged] == ["verenigingen index catalog deferred"]
+		assert deferrals() == before + 1
 		assert "idx_payment_member_date" not in _index_names("tabMember Payment")
 	finally:
 		holder.rollback()
