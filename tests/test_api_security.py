@@ -99,6 +99,7 @@ PROBES = {
 	"verenigingen.api.indexes.database_index_manager_api": Probe(
 		lambda s: {"action": "status"}, lambda r, s: "counts" in r and "auto_apply" in r
 	),
+	"verenigingen.api.indexes.get_index_advice": Probe(_no_arguments, lambda r, s: "report" in r),
 	"verenigingen.api.jobs.get_queue_status": Probe(_no_arguments, lambda r, s: "priorities" in r),
 	"verenigingen.api.jobs.get_job_status": Probe(
 		lambda s: {"job_id": _job(s)}, lambda r, s: r["status"] in ("queued", "waiting")

@@ -177,6 +177,7 @@ def _calls(member: str) -> list[tuple[str, str, dict]]:
 		(api + "indexes.database_index_manager_api", "GET", {"action": "status"}),
 		(api + "indexes.database_index_manager_api", "GET", {"action": "plan"}),
 		(api + "indexes.database_index_manager_api", "GET", {"action": "redundant"}),
+		(api + "indexes.get_index_advice", "GET", {}),
 		(api + "jobs.get_queue_status", "GET", {}),
 		(api + "monitoring.get_performance_summary", "GET", {}),
 		(api + "monitoring.get_performance_dashboard_data", "GET", {"window": "1h"}),
