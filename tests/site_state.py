@@ -45,6 +45,7 @@ FRAMEWORK_DOCTYPES = (
 	"Comment",
 	"Activity Log",
 	"DefaultValue",
+	"Deleted Document",  # what frappe.delete_doc of a test's own documents leaves behind
 )
 
 
