@@ -73,6 +73,17 @@ class OwnRedis:
 			os.kill(self.proc.pid, signal.SIGCONT)
 			self.stopped = False
 
+	def client(self):
+		"""A client that fails fast: no retries (redis-py 6+ retries 3 times with backoff by
+		default, which the breaker then pays only for its first failures)."""
+		import redis
+		from redis.backoff import NoBackoff
+		from redis.retry import Retry
+
+		return redis.Redis(
+			port=self.port, socket_timeout=0.3, socket_connect_timeout=0.3, retry=Retry(NoBackoff(), 0)
+		)
+
 	def kill(self) -> None:
 		if self.proc is not None and self.proc.poll() is None:
 			self.resume()

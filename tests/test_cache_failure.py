@@ -7,8 +7,6 @@ touches nothing else.
 import os
 import shutil
 import signal
-import socket
-import subprocess
 import time
 
 import pytest
@@ -17,74 +15,11 @@ from verenigingen.performance.breaker import CircuitBreaker
 from verenigingen.performance.cache import SecurityAwareCache
 from verenigingen.performance.context import SecurityContext
 
+from .ownredis import OwnRedis
+
 CTX = SecurityContext("alice@example.org", ["Member Manager"])
 REDIS_SERVER = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server binary not installed")
-
-
-def _free_port() -> int:
-	with socket.socket() as s:
-		s.bind(("127.0.0.1", 0))
-		return s.getsockname()[1]
-
-
-def _wait_until(condition, timeout=10.0, what="condition"):
-	deadline = time.monotonic() + timeout
-	while time.monotonic() < deadline:
-		if condition():
-			return
-		time.sleep(0.02)
-	raise AssertionError(f"timed out waiting for {what}")
-
-
-class OwnRedis:
-	def __init__(self):
-		self.port = _free_port()
-		self.proc = None
-
-	def start(self):
-		self.proc = subprocess.Popen(
-			[
-				REDIS_SERVER,
-				"--port",
-				str(self.port),
-				"--bind",
-				"127.0.0.1",
-				"--save",
-				"",
-				"--appendonly",
-				"no",
-			],
-			stdout=subprocess.DEVNULL,
-			stderr=subprocess.DEVNULL,
-		)
-		import redis
-
-		probe = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-
-		def up():
-			try:
-				return probe.ping()
-			except redis.ConnectionError:
-				return False
-
-		_wait_until(up, what=f"redis-server on port {self.port}")
-		probe.close()
-
-	def kill(self):
-		self.proc.kill()
-		self.proc.wait(10)
-
-	def client(self):
-		"""A client that fails fast: no retries (redis-py 6+ retries 3 times with backoff by
-		default, which the breaker then pays only for its first failures)."""
-		import redis
-		from redis.backoff import NoBackoff
-		from redis.retry import Retry
-
-		return redis.Redis(
-			port=self.port, socket_timeout=0.3, socket_connect_timeout=0.3, retry=Retry(NoBackoff(), 0)
-		)
 
 
 @pytest.fixture
