@@ -329,7 +329,7 @@ def measure_operation(
 	}
 
 
-def environment(db: Database, redis=None) -> dict:
+def environment(db: Database, redis=None, *, source: tuple[str | None, bool | None] | None = None) -> dict:
 	"""Where the baseline was measured: app version and commit, Python, MariaDB, Redis, data, machine."""
 	import psutil
 
@@ -343,8 +343,8 @@ def environment(db: Database, redis=None) -> dict:
 		redis_version = (redis.info("server") or {}).get("redis_version")
 	return {
 		"app_version": __version__,
-		"commit": _git_commit(),
-		"dirty": _git_dirty(),
+		"commit": (source or code_source())[0],
+		"dirty": (source or code_source())[1],
 		"python": platform.python_version(),
 		"mariadb": db.sql("SELECT VERSION()")[0][0],
 		"redis": redis_version.decode() if isinstance(redis_version, bytes) else redis_version,
@@ -371,6 +371,12 @@ def _git_commit() -> str | None:
 	return out.strip() or None if out is not None else None
 
 
+def code_source() -> tuple[str | None, bool | None]:
+	"""(commit, dirty) of the checkout the code runs from, read when a measurement starts: edits
+	made while it runs do not change which code was measured."""
+	return _git_commit(), _git_dirty()
+
+
 def _git_dirty() -> bool | None:
 	"""Did the working tree differ from the commit (tracked files changed or untracked files)?
 	None outside a git checkout. A dirty tree means the commit does not hold the code measured."""
@@ -393,12 +399,13 @@ def establish_baselines(
 		raise ValueError(
 			f"need runs >= rounds >= 1 and warmup >= 0, got runs={runs} rounds={rounds} warmup={warmup}"
 		)
+	source = code_source()  # the code as it was loaded, before any measurement
 	results = {}
 	for op in operations:
 		if progress:
 			progress(op.name)
 		results[op.name] = measure_operation(suite, op, runs=runs, warmup=warmup, rounds=rounds)
-	env = environment(suite.db, suite.redis)
+	env = environment(suite.db, suite.redis, source=source)
 	if dataset:
 		env["dataset"].update(dataset)
 	return {
