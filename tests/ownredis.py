@@ -23,6 +23,16 @@ def closed_port() -> int:
 	return free_port()
 
 
+def wait_until(condition, timeout=10.0, what="condition") -> None:
+	"""Poll ``condition`` (a real state of a server or a connection) until it holds, at most ``timeout`` s."""
+	deadline = time.monotonic() + timeout
+	while time.monotonic() < deadline:
+		if condition():
+			return
+		time.sleep(0.02)
+	raise AssertionError(f"timed out waiting for {what}")
+
+
 class OwnRedis:
 	def __init__(self):
 		self.port = free_port()

@@ -19,7 +19,8 @@ from verenigingen.performance.keys import unlink_site
 from verenigingen.performance.local_tier import MISS, LocalTier, copier
 from verenigingen.performance.serialization import encode
 
-from .test_cache_failure import REDIS_SERVER, OwnRedis, _wait_until
+from .ownredis import REDIS_SERVER, OwnRedis
+from .ownredis import wait_until as _wait_until
 
 ALICE = SecurityContext("alice@example.org", ["Member Manager"])
 BOB = SecurityContext("bob@example.org", ["Member Manager"])
