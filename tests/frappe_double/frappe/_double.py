@@ -305,9 +305,18 @@ def run_worker(queues=None) -> None:
 
 	connection = queue_redis()
 	rq_queues = [Queue(name, connection=connection) for name in get_queue_list(queues, build_queue_name=True)]
+	import signal
+
 	worker = SimpleWorker(rq_queues, connection=connection)
 	worker.log.setLevel(logging.WARNING)
-	worker.work(burst=True, logging_level="WARNING")
+	# rq installs its own SIGINT/SIGTERM handlers and leaves them: a bench worker is a process of
+	# its own, this one is the test's, so they are put back afterwards
+	handlers = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+	try:
+		worker.work(burst=True, logging_level="WARNING")
+	finally:
+		for sig, handler in handlers.items():
+			signal.signal(sig, handler)
 
 
 def reset() -> None:
