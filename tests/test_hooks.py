@@ -86,3 +86,11 @@ def test_core_never_imports_frappe():
 		)
 	]
 	assert offenders == []
+
+
+def test_the_app_lists_no_required_apps():
+	"""``required_apps = ["frappe"]`` makes install-app try to fetch frappe as an app (a network
+	call that fails offline); Frappe apps do not list frappe."""
+	from verenigingen import hooks
+
+	assert not getattr(hooks, "required_apps", None)
