@@ -19,13 +19,12 @@ connection, or a database without the app's tables.
 """
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from verenigingen.performance.commandline import EXIT_USAGE, UsageError, app_tables, one_line, require_frappe
+from verenigingen.performance.commandline import EXIT_USAGE, UsageError, app_tables, one_line
 from verenigingen.performance.defaults import (
 	INDEX_APPLY_MEASURE_REPEATS,
 	INDEX_LOCK_WAIT_TIMEOUT,
@@ -132,13 +131,6 @@ def result_rows(outcomes) -> list[list]:
 	return rows
 
 
-def enter_sites_folder(sites_path: str | None) -> None:
-	"""Work from the bench's sites folder, as bench commands do (Frappe logs to ../logs from there)."""
-	from verenigingen.performance.benchpaths import find_sites_folder
-
-	os.chdir(find_sites_folder(sites_path, app_root=Path(__file__).resolve().parents[2]))
-
-
 def connect(args):
 	"""The database handle: PyMySQL standalone, frappe.db of the site inside a bench."""
 	if args.database:
@@ -152,12 +144,9 @@ def connect(args):
 				"tabSEPA Mandate ...): give the database of a site with verenigingen installed"
 			)
 		return db, None
-	require_frappe("--site")
-	import frappe
+	from verenigingen.sites import open_site
 
-	enter_sites_folder(args.sites_path)
-	frappe.init(site=args.site)
-	frappe.connect()
+	frappe = open_site(args.site, args.sites_path)
 	from verenigingen import frappe_bridge
 
 	return frappe_bridge.database(), frappe

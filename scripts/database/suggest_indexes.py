@@ -23,13 +23,12 @@ connection, no such database, missing rights, or an unreadable workload.
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from verenigingen.performance.commandline import EXIT_USAGE, UsageError, one_line, require_frappe
+from verenigingen.performance.commandline import EXIT_USAGE, UsageError, one_line
 from verenigingen.performance.defaults import (
 	ADVISOR_MAX_SUGGESTIONS,
 	ADVISOR_MIN_TABLE_ROWS,
@@ -153,25 +152,15 @@ def parse_args(argv=None) -> argparse.Namespace:
 	return args
 
 
-def enter_sites_folder(sites_path: str | None) -> None:
-	"""Work from the bench's sites folder, as bench commands do (Frappe logs to ../logs from there)."""
-	from verenigingen.performance.benchpaths import find_sites_folder
-
-	os.chdir(find_sites_folder(sites_path, app_root=Path(__file__).resolve().parents[2]))
-
-
 def connect(args):
 	"""The database handle: PyMySQL standalone, frappe.db of the site inside a bench."""
 	if args.database:
 		from verenigingen.performance.db import PyMySQLDatabase
 
 		return PyMySQLDatabase(args.host, args.port, args.user, args.password, args.database), None
-	require_frappe("--site")
-	import frappe
+	from verenigingen.sites import open_site
 
-	enter_sites_folder(args.sites_path)
-	frappe.init(site=args.site)
-	frappe.connect()
+	frappe = open_site(args.site, args.sites_path)
 	from verenigingen import frappe_bridge
 
 	return frappe_bridge.database(), frappe

@@ -39,7 +39,6 @@ from verenigingen.performance.commandline import (  # noqa: E402
 	EXIT_USAGE,
 	UsageError,
 	one_line,
-	require_frappe,
 	writable_file,
 )
 from verenigingen.performance.defaults import (  # noqa: E402
@@ -231,27 +230,18 @@ def _job_round_trip(args, client, namespace):
 	return bl.coordinator_round_trip(coordinator)
 
 
-def enter_sites_folder(args) -> None:
-	"""Work from the bench's sites folder, as bench commands do (Frappe logs to ../logs from there);
-	the file arguments keep naming files relative to the folder the script was started in."""
-	from verenigingen.performance.benchpaths import find_sites_folder
+def _in_site(args):
+	from verenigingen.sites import open_site
 
+	# the file arguments keep naming files relative to the folder the script was started in
 	for name in ("output", "report", "compare", "against"):
 		if getattr(args, name):
 			setattr(args, name, os.path.abspath(getattr(args, name)))
-	os.chdir(find_sites_folder(args.sites_path, app_root=ROOT))
-
-
-def _in_site(args):
-	require_frappe("--site")
-	import frappe
+	frappe = open_site(args.site, args.sites_path)
+	_CLEANUP.append(frappe.destroy)  # closes frappe.db when main() ends
 
 	from verenigingen import frappe_bridge
 
-	enter_sites_folder(args)
-	frappe.init(site=args.site)
-	_CLEANUP.append(frappe.destroy)  # closes frappe.db when main() ends
-	frappe.connect()
 	suite = bl.Suite(
 		frappe_bridge.database(), frappe_bridge.redis_client(background=True), frappe_bridge.namespace()
 	)
