@@ -22,6 +22,7 @@ from verenigingen.performance.defaults import BENCHMARK_MEMBERS, DATASET_SEED, I
 from verenigingen.performance.environment import database_settings
 from verenigingen.performance.indexes import IndexManager, catalog, compare
 from verenigingen.performance.schema import create_app_tables
+from verenigingen.performance.texttable import render_table
 
 AIMS = {"idx_payment_member_date": 50.0, "idx_payment_sepa_batch": 10.0, "idx_mandate_member_status": 10.0}
 
@@ -88,16 +89,7 @@ def main(argv=None) -> int:
 					f">= {aim:.0f}x" if aim else "-", verdict,
 				)
 			)  # fmt: skip
-		widths = [max(len(str(r[i])) for r in (header, *rows)) for i in range(len(header))]
-		for n, row in enumerate((header, *rows)):
-			print(
-				"  ".join(
-					str(c).ljust(w) if i == 0 else str(c).rjust(w)
-					for i, (c, w) in enumerate(zip(row, widths, strict=True))
-				)
-			)
-			if n == 0:
-				print("  ".join("-" * w for w in widths))
+		print(render_table(header, rows, right=range(1, len(header))))
 		print(
 			f"\n{args.repeats} runs per measurement, parameters drawn from the data, same values before and after."
 		)

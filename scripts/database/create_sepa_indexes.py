@@ -34,6 +34,7 @@ from verenigingen.performance.environment import add_connection_arguments
 from verenigingen.performance.exceptions import DatabaseConnectionError, PerformanceError
 from verenigingen.performance.indexes import IndexManager, catalog, compare
 from verenigingen.performance.progress import ProgressBar
+from verenigingen.performance.texttable import render_table
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -93,17 +94,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 	if args.lock_wait_timeout < 0 or args.old_transaction_seconds < 0:
 		p.error("--lock-wait-timeout and --old-transaction-seconds must be 0 or more")
 	return args
-
-
-def render_table(headers: list[str], rows: list[list]) -> str:
-	cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
-	widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-	lines = []
-	for n, row in enumerate(cells):
-		lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-		if n == 0:
-			lines.append("  ".join("-" * w for w in widths))
-	return "\n".join(lines)
 
 
 def _ms(value) -> str:

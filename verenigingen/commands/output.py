@@ -8,21 +8,12 @@ from collections.abc import Callable
 import click
 
 from verenigingen.performance.progress import ProgressBar
+from verenigingen.performance.texttable import render_table
 
 
 def table(headers: list[str], rows: list[list], *, right: tuple[int, ...] = ()) -> str:
 	"""Columns padded to their widest cell; the columns in ``right`` (numbers) aligned right."""
-	cells = [[str(h) for h in headers]] + [["-" if c is None else str(c) for c in row] for row in rows]
-	widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-	lines = []
-	for n, row in enumerate(cells):
-		padded = [
-			c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths, strict=True))
-		]
-		lines.append("  ".join(padded).rstrip())
-		if n == 0:
-			lines.append("  ".join("-" * w for w in widths))
-	return "\n".join(lines)
+	return render_table(headers, rows, right=right, none="-")
 
 
 def ms(value) -> str:

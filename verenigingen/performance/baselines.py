@@ -43,6 +43,7 @@ from .defaults import (
 from .exceptions import BaselineFileError, JobRoundTripError
 from .profiler import ProfilingDatabase
 from .summaries import member_summary
+from .texttable import render_table
 
 SCHEMA = "verenigingen.performance_baselines"
 SCHEMA_VERSION = 1
@@ -593,18 +594,8 @@ def compare_baselines(
 
 
 def _table(headers: list[str], rows: list[list]) -> str:
-	cells = [headers] + [[str(c) for c in r] for r in rows]
-	widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-	lines = []
-	for n, r in enumerate(cells):
-		lines.append(
-			"  ".join(
-				c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
-			)
-		)
-		if n == 0:
-			lines.append("  ".join("-" * w for w in widths))
-	return "\n".join(lines)
+	"""The operation left, its figures right."""
+	return render_table(headers, rows, right=range(1, len(headers)))
 
 
 def format_report(data: dict) -> str:

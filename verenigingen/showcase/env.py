@@ -5,6 +5,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import TextIO
 
+from verenigingen.performance.texttable import render_table
+
 from .fmt import sig
 
 
@@ -58,17 +60,6 @@ def is_numeric_column(cells: list[str]) -> bool:
 
 
 def format_table(headers: list[str], rows: list[list]) -> str:
-	cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-	widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-	right = [is_numeric_column([r[i] for r in cells[1:]]) for i in range(len(headers))]
-	lines = []
-	for n, row in enumerate(cells):
-		lines.append(
-			"  ".join(
-				c.rjust(w) if right[i] else c.ljust(w)
-				for i, (c, w) in enumerate(zip(row, widths, strict=True))
-			).rstrip()
-		)
-		if n == 0:
-			lines.append("  ".join("-" * w for w in widths))
-	return "\n".join(lines)
+	cells = [[str(c) for c in row] for row in rows]
+	right = [i for i in range(len(headers)) if is_numeric_column([r[i] for r in cells])]
+	return render_table(headers, cells, right=right)

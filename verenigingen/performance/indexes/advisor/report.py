@@ -1,15 +1,6 @@
 """The advisor's report as text (the JSON form is the report dict itself)."""
 
-
-def _table(headers: list[str], rows: list[list]) -> str:
-	cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in row] for row in rows]
-	widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-	lines = []
-	for n, row in enumerate(cells):
-		lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-		if n == 0:
-			lines.append("  ".join("-" * w for w in widths))
-	return "\n".join(lines)
+from ...texttable import render_table
 
 
 def _ms(value) -> str:
@@ -93,7 +84,7 @@ def render_text(report: dict) -> str:
 			)
 		out.append(
 			"  "
-			+ _table(
+			+ render_table(
 				[
 					"shape",
 					"share",
@@ -121,14 +112,14 @@ def render_text(report: dict) -> str:
 				_clip(sh["detail"], 70),
 			]
 		)
-	out.append(_table(["shape", "count", "total ms", "share", "status", "detail"], rows))
+	out.append(render_table(["shape", "count", "total ms", "share", "status", "detail"], rows))
 	for sh in report["shapes"]:
 		out.append(f"  {sh['id']}: {_clip(sh['shape'], 200)}")
 	if report["rejected"]:
 		out.append("")
 		out.append("Candidates not suggested:")
 		out.append(
-			_table(
+			render_table(
 				["table", "columns", "best speed-up", "why"],
 				[
 					[
@@ -165,7 +156,7 @@ def render_text(report: dict) -> str:
 	)
 	if unused:
 		out.append(
-			_table(
+			render_table(
 				["table", "index", "columns", "note"],
 				[[u["table"], u["index"], ", ".join(u["columns"]), u["note"]] for u in unused],
 			)
@@ -175,7 +166,7 @@ def render_text(report: dict) -> str:
 	out.append(f"Redundant indexes of the workload's tables ({len(redundant)}), to review:")
 	if redundant:
 		out.append(
-			_table(
+			render_table(
 				["table", "index", "covered by", "kind", "drop with"],
 				[[r["table"], r["index"], r["covered_by"], r["kind"], r["drop_sql"]] for r in redundant],
 			)
@@ -194,7 +185,7 @@ def render_text(report: dict) -> str:
 			"and with the new indexes, in turns:"
 		)
 		out.append(
-			_table(
+			render_table(
 				["index", "table", "action", "shape", "p50 before ms", "p50 after ms", "speed-up", "reason"],
 				[
 					[
