@@ -245,6 +245,17 @@ def keys(namespace):
 	return KeyBuilder(namespace)
 
 
+@pytest.fixture
+def own_redis():
+	"""A redis-server of the test's own on a free port (for restarts, SIGSTOP, FLUSHDB: never the
+	shared one), resumed and killed afterwards."""
+	from tests.ownredis import OwnRedis
+
+	server = OwnRedis().start()
+	yield server
+	server.kill()
+
+
 # ---------------------------------------------------------------- MariaDB
 
 

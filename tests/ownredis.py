@@ -96,6 +96,7 @@ class OwnRedis:
 
 	def kill(self) -> None:
 		if self.proc is not None and self.proc.poll() is None:
-			self.resume()
+			os.kill(self.proc.pid, signal.SIGCONT)  # whoever stopped it (a test may send SIGSTOP itself)
+			self.stopped = False
 			self.proc.kill()
 			self.proc.wait(10)

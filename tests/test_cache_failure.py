@@ -15,21 +15,9 @@ from verenigingen.performance.breaker import CircuitBreaker
 from verenigingen.performance.cache import SecurityAwareCache
 from verenigingen.performance.context import SecurityContext
 
-from .ownredis import OwnRedis
-
 CTX = SecurityContext("alice@example.org", ["Member Manager"])
 REDIS_SERVER = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server binary not installed")
-
-
-@pytest.fixture
-def own_redis():
-	server = OwnRedis()
-	server.start()
-	yield server
-	if server.proc.poll() is None:
-		os.kill(server.proc.pid, signal.SIGCONT)
-		server.kill()
 
 
 class Source:

@@ -19,7 +19,7 @@ from verenigingen.performance.keys import unlink_site
 from verenigingen.performance.local_tier import MISS, LocalTier, copier
 from verenigingen.performance.serialization import encode
 
-from .ownredis import REDIS_SERVER, OwnRedis
+from .ownredis import REDIS_SERVER
 from .ownredis import wait_until as _wait_until
 
 ALICE = SecurityContext("alice@example.org", ["Member Manager"])
@@ -354,16 +354,6 @@ def test_a_forked_child_starts_empty_and_the_parent_keeps_tracking(redis, namesp
 
 
 skip_without_server = pytest.mark.skipif(REDIS_SERVER is None, reason="redis-server binary not installed")
-
-
-@pytest.fixture
-def own_redis():
-	server = OwnRedis()
-	server.start()
-	yield server
-	if server.proc.poll() is None:
-		os.kill(server.proc.pid, signal.SIGCONT)
-		server.kill()
 
 
 @skip_without_server

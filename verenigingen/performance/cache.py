@@ -643,6 +643,10 @@ class SecurityAwareCache:
 	def _flush_stats(self) -> None:
 		with self._mutex:
 			stats = self._take_stats_locked() if (self._stats_buffer or self._stats_unsure) else []
+		self._send_stats(stats)
+
+	def _send_stats(self, stats: list) -> None:
+		"""Write taken statistics in one round trip; on failure keep them for the next one."""
 		if not stats:
 			return
 		pipe = self.redis.pipeline(transaction=False)
@@ -693,16 +697,7 @@ class SecurityAwareCache:
 	def _flush_due_stats(self) -> None:
 		"""Run by the tier's tracking thread about once a second: tier hits make no Redis call, so
 		their statistics would otherwise wait for the next miss."""
-		stats = self._take_stats_if_due()
-		if not stats:
-			return
-		pipe = self.redis.pipeline(transaction=False)
-		self._queue_stats(pipe, stats)
-		try:
-			pipe.execute()
-		except _RedisError:
-			self._restore([], stats)
-			raise
+		self._send_stats(self._take_stats_if_due())
 
 
 # Counted apart from METRICS: hits served by the in-process tier. A row's "hits" are all hits,
